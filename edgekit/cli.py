@@ -1,0 +1,185 @@
+"""The ``edgekit`` command line. One thin function per verb over a plain library function.
+
+Nothing heavy is imported at module level: ``edgekit --help`` must stay fast (see benchmarks/cli_startup.py).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from edgekit import __version__
+from edgekit.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EdgekitError
+
+app = typer.Typer(
+    name="edgekit",
+    help="From a compact Keras model to validated TFLite, TF.js and ONNX artifacts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"edgekit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """edgekit: convert a Keras model to every edge format, then prove each artifact still computes the same."""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# convert
+
+FORMATS_HELP = (
+    "Comma-separated subset of: saved_model, tflite (all four variants), tflite-float32, tflite-float16, "
+    "tflite-dynamic, tflite-int8, tfjs, onnx. Default: all."
+)
+
+
+@app.command("convert")
+def convert_cli(
+    model: Annotated[Path, typer.Argument(help="A Keras 3 .keras file, a legacy .h5 file or a SavedModel folder.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (created; must be empty unless --force).")],
+    formats: Annotated[str, typer.Option("--formats", "-f", help=FORMATS_HELP)] = "all",
+    calibration: Annotated[
+        str | None,
+        typer.Option(
+            "--calibration",
+            help="Representative data for int8: a .npy/.npz file, a folder of images, a calibration .toml "
+            "definition, or 'random' (a loud warning; never the default).",
+        ),
+    ] = None,
+    calibration_samples: Annotated[
+        int, typer.Option("--calibration-samples", help="At most this many calibration samples are used.")
+    ] = 200,
+    golden: Annotated[
+        str | None,
+        typer.Option(
+            "--golden",
+            help="Held-out inputs for validation (.npy/.npz/image folder; an npz may hold 'labels'). Default: "
+            "held out from the calibration data, never used to calibrate.",
+        ),
+    ] = None,
+    golden_samples: Annotated[int, typer.Option("--golden-samples", help="Number of golden inputs.")] = 64,
+    int8_io: Annotated[
+        str, typer.Option("--int8-io", help="Input/output type of the int8 TFLite model: int8, uint8 or float32.")
+    ] = "int8",
+    tfjs_quantize: Annotated[
+        str, typer.Option("--tfjs-quantize", help="TF.js weight quantization: none, float16, uint8 or uint16.")
+    ] = "none",
+    opset: Annotated[int, typer.Option("--opset", help="ONNX opset.")] = 17,
+    input_shape: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--input-shape",
+            help="Static shape for an input with unknown dimensions, e.g. 1,96,96,3 or NAME:1,96,96,3. Repeatable.",
+        ),
+    ] = None,
+    labels: Annotated[Path | None, typer.Option("--labels", help="Class labels: a .txt (one per line) or .json list.")] = None,
+    preprocessing: Annotated[
+        Path | None, typer.Option("--preprocessing", help="A JSON file describing input preprocessing, recorded as is.")
+    ] = None,
+    lstm: Annotated[
+        str,
+        typer.Option(
+            "--lstm",
+            help="How to lower LSTM layers for TFLite: auto (fused op, else unrolled, else Flex), fused, unroll, flex.",
+        ),
+    ] = "auto",
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Formats converted in parallel (0: one per core).")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for splitting calibration/golden data.")] = 0,
+    force: Annotated[bool, typer.Option("--force", help="Replace a non-empty output folder.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display; summary only.")] = False,
+) -> None:
+    """Convert MODEL to SavedModel, TFLite (float32/float16/dynamic/int8), TF.js and ONNX, with a manifest."""
+    from edgekit.convert import ConvertOptions, convert
+    from edgekit.console import print_convert_summary
+
+    opts = ConvertOptions(
+        formats=formats,
+        calibration=calibration,
+        calibration_samples=calibration_samples,
+        golden=golden,
+        golden_samples=golden_samples,
+        int8_io=int8_io,
+        tfjs_quantize=tfjs_quantize,
+        opset=opset,
+        input_shapes=list(input_shape or []),
+        labels=labels,
+        preprocessing=preprocessing,
+        lstm=lstm,
+        jobs=jobs,
+        seed=seed,
+        force=force,
+        progress=not quiet,
+    )
+    result = convert(model, out, opts)
+    print_convert_summary(result)
+    raise typer.Exit(0 if result.all_ok else 1)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# doctor
+
+
+@app.command("doctor")
+def doctor_cli(
+    json_out: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
+) -> None:
+    """Print converter and runtime versions, flag ones outside the known-good set, list optional components."""
+    from edgekit.doctor import print_doctor, run_doctor
+
+    report = run_doctor()
+    print_doctor(report, as_json=json_out)
+
+
+# ---------------------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the Typer app, turn EdgekitError into one line on stderr and its exit code."""
+    debug = os.environ.get("EDGEKIT_DEBUG", "") not in ("", "0")
+    try:
+        rc = app(args=argv, standalone_mode=False)
+    except EdgekitError as e:
+        if debug:
+            raise
+        sys.stderr.write(f"edgekit: error: {e}\n")
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        sys.stderr.write("edgekit: interrupted; nothing was left half-written\n")
+        sys.exit(EXIT_INTERRUPTED)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except _click_exceptions() as e:  # usage errors: bad option values, missing arguments
+        e.show()
+        sys.exit(EXIT_BAD_INPUT)
+    except typer.Abort:
+        sys.stderr.write("edgekit: aborted\n")
+        sys.exit(EXIT_INTERRUPTED)
+    # With standalone_mode=False click returns the exit code of typer.Exit instead of raising it.
+    sys.exit(rc if isinstance(rc, int) else 0)
+
+
+def _click_exceptions() -> type[Exception]:
+    import click
+
+    return click.ClickException
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,246 @@
+"""Representative (calibration) and golden data: loading, checking and splitting.
+
+Sources accepted by ``--calibration`` / ``--golden``:
+  * a ``.npy`` file: one array, for a single-input model
+  * a ``.npz`` file: one array per model input (keys = input names), or a single array;
+    an optional ``labels`` array holds the true class of each sample (golden sets)
+  * a folder of images (optionally one sub-folder per class), resized to the model input
+  * a ``.toml`` calibration definition (see calibration/README.md)
+  * ``random`` (calibration only, explicit): uniform noise, recorded loudly in the manifest
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgekit.errors import InputError
+from edgekit.manifest import TensorSpec
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
+CALIBRATION_KEYS = {"source", "samples", "seed", "resize", "description"}
+
+
+@dataclass
+class DataSet:
+    """Arrays keyed by input name, all with the same first (sample) dimension."""
+
+    arrays: dict[str, np.ndarray]
+    source: str
+    labels: np.ndarray | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def samples(self) -> int:
+        return int(next(iter(self.arrays.values())).shape[0])
+
+    def take(self, idx: np.ndarray) -> DataSet:
+        return DataSet(
+            arrays={k: v[idx] for k, v in self.arrays.items()},
+            source=self.source,
+            labels=None if self.labels is None else self.labels[idx],
+            warnings=list(self.warnings),
+        )
+
+    def sha256(self) -> str:
+        h = hashlib.sha256()
+        for k in sorted(self.arrays):
+            a = np.ascontiguousarray(self.arrays[k])
+            h.update(k.encode() + b"\0" + str(a.dtype).encode() + b"\0" + str(a.shape).encode() + b"\0")
+            h.update(a.tobytes())
+        return h.hexdigest()
+
+
+def load_dataset(spec: str, inputs: list[TensorSpec], what: str, allow_random: bool = False,
+                 random_samples: int = 0, seed: int = 0) -> DataSet:
+    """Load ``spec`` for the model ``inputs``; ``what`` is 'calibration' or 'golden' for messages."""
+    if spec == "random":
+        if not allow_random:
+            raise InputError(f"--{what} random is not allowed here; give real data (.npy/.npz/image folder)")
+        return random_dataset(inputs, random_samples, seed)
+    path = Path(spec)
+    if not path.exists():
+        raise InputError(f"--{what} {spec}: no such file or folder; give a .npy/.npz file, an image folder "
+                         "or a calibration .toml")
+    if path.is_dir():
+        ds = _load_image_folder(path, inputs, what)
+    elif path.suffix == ".npy":
+        ds = _load_npy(path, inputs, what)
+    elif path.suffix == ".npz":
+        ds = _load_npz(path, inputs, what)
+    elif path.suffix == ".toml":
+        ds = _load_definition(path, inputs, what, seed)
+    else:
+        raise InputError(f"--{what} {spec}: unsupported file type {path.suffix!r}; use .npy, .npz, .toml or "
+                         "a folder of images")
+    check_dataset(ds, inputs, what)
+    return ds
+
+
+def random_dataset(inputs: list[TensorSpec], samples: int, seed: int) -> DataSet:
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for t in inputs:
+        shape = [samples] + [int(d) for d in t.shape[1:]]
+        if t.dtype.startswith("int") or t.dtype.startswith("uint"):
+            arrays[t.name] = rng.integers(0, 10, size=shape).astype(t.dtype)
+        else:
+            arrays[t.name] = rng.random(shape, dtype=np.float32).astype(t.dtype)
+    return DataSet(arrays, source="random", warnings=[
+        "calibration data is RANDOM noise (--calibration random): int8 scales are not representative of real "
+        "inputs and int8 accuracy on real data may be poor"])
+
+
+def check_dataset(ds: DataSet, inputs: list[TensorSpec], what: str) -> None:
+    """Shape, dtype, emptiness and finiteness checks with messages that name the problem."""
+    names = [t.name for t in inputs]
+    if set(ds.arrays) != set(names):
+        raise InputError(f"--{what} {ds.source}: holds arrays {sorted(ds.arrays)} but the model's inputs are "
+                         f"{names}; name the npz arrays after the inputs")
+    counts = set()
+    for t in inputs:
+        a = ds.arrays[t.name]
+        if a.ndim == 0 or a.shape[0] == 0:
+            raise InputError(f"--{what} {ds.source}: input {t.name!r} is empty (shape {a.shape}); give at least "
+                             "one sample")
+        want = tuple(t.shape[1:])
+        got = tuple(a.shape[1:])
+        if len(want) != len(got) or any(w is not None and w != g for w, g in zip(want, got, strict=True)):
+            raise InputError(f"--{what} {ds.source}: input {t.name!r} has sample shape {list(got)} but the model "
+                             f"expects {list(t.shape[1:])} (None = any); reshape or resize the data")
+        if a.dtype.kind not in "fiub":
+            raise InputError(f"--{what} {ds.source}: input {t.name!r} has dtype {a.dtype}, not a number type; "
+                             f"give {t.dtype} data")
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            bad = int((~np.isfinite(a)).sum())
+            raise InputError(f"--{what} {ds.source}: input {t.name!r} contains {bad} NaN/Inf values; clean the data")
+        if np.dtype(t.dtype).kind == "f" and a.dtype.kind in "iub":
+            ds.arrays[t.name] = a.astype(t.dtype)
+        elif np.dtype(t.dtype).kind in "iu" and a.dtype.kind == "f":
+            raise InputError(f"--{what} {ds.source}: input {t.name!r} is {a.dtype} but the model takes {t.dtype}; "
+                             "give integer data")
+        else:
+            ds.arrays[t.name] = a.astype(t.dtype, copy=False)
+        counts.add(a.shape[0])
+    if len(counts) != 1:
+        raise InputError(f"--{what} {ds.source}: inputs have different sample counts {sorted(counts)}")
+    if ds.labels is not None and len(ds.labels) != ds.samples:
+        raise InputError(f"--{what} {ds.source}: {len(ds.labels)} labels for {ds.samples} samples")
+
+
+def split_golden(ds: DataSet, golden: int, seed: int) -> tuple[DataSet, DataSet]:
+    """Hold out ``golden`` samples (never used for calibration); the rest calibrates."""
+    n = ds.samples
+    if n < golden + 1:
+        raise InputError(
+            f"the calibration data has {n} samples: too few to hold out {golden} golden inputs and still "
+            f"calibrate; give more data, --golden-samples {max(1, n // 4)}, or a separate --golden set")
+    order = np.random.default_rng(seed).permutation(n)
+    return ds.take(order[golden:]), ds.take(order[:golden])
+
+
+def _single_input(inputs: list[TensorSpec], path: Path, what: str) -> TensorSpec:
+    if len(inputs) != 1:
+        raise InputError(f"--{what} {path}: one array for a model with {len(inputs)} inputs; use an .npz with "
+                         f"arrays named {[t.name for t in inputs]}")
+    return inputs[0]
+
+
+def _load_npy(path: Path, inputs: list[TensorSpec], what: str) -> DataSet:
+    t = _single_input(inputs, path, what)
+    try:
+        # allow_pickle=False: never unpickle user data.
+        a = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise InputError(f"--{what} {path}: not a readable .npy array ({e}); save it with numpy.save") from e
+    return DataSet({t.name: a}, source=str(path))
+
+
+def _load_npz(path: Path, inputs: list[TensorSpec], what: str) -> DataSet:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+        raise InputError(f"--{what} {path}: not a readable .npz archive ({e}); save it with numpy.savez") from e
+    labels = data.pop("labels", None)
+    names = [t.name for t in inputs]
+    if len(data) == 1 and len(inputs) == 1 and names[0] not in data:
+        data = {names[0]: next(iter(data.values()))}
+    if labels is not None:
+        labels = np.asarray(labels).reshape(-1)
+    return DataSet(data, source=str(path), labels=labels)
+
+
+def _load_image_folder(path: Path, inputs: list[TensorSpec], what: str, limit: int | None = None) -> DataSet:
+    t = _single_input(inputs, path, what)
+    if len(t.shape) != 4 or t.shape[1] is None or t.shape[2] is None:
+        raise InputError(f"--{what} {path}: an image folder needs a model input of shape [batch, H, W, C] with "
+                         f"known H and W; the input {t.name!r} is {t.shape}")
+    h, w, c = int(t.shape[1]), int(t.shape[2]), int(t.shape[3] or 3)
+    subdirs = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+    files: list[tuple[Path, int | None]] = []
+    if subdirs:
+        for ci, d in enumerate(subdirs):
+            files += [(p, ci) for p in sorted(d.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES]
+    else:
+        files = [(p, None) for p in sorted(path.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
+    if not files:
+        raise InputError(f"--{what} {path}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found")
+    if limit:
+        files = files[:limit]
+    import tensorflow as tf
+
+    images, labels, bad = [], [], []
+    for f, label in files:
+        try:
+            img = tf.io.decode_image(tf.io.read_file(str(f)), channels=c, expand_animations=False)
+        except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError):
+            bad.append(f.name)
+            continue
+        img = tf.image.resize(img, (h, w), method="bilinear")
+        images.append(img.numpy().astype(np.float32))
+        labels.append(label)
+    if not images:
+        raise InputError(f"--{what} {path}: none of the {len(files)} images could be decoded")
+    warnings = []
+    if bad:
+        warnings.append(f"{len(bad)} unreadable image(s) in {path} skipped: {', '.join(bad[:5])}")
+    lab = np.asarray(labels, dtype=np.int64) if subdirs else None
+    return DataSet({t.name: np.stack(images).astype(t.dtype)}, source=str(path), labels=lab, warnings=warnings)
+
+
+def _load_definition(path: Path, inputs: list[TensorSpec], what: str, seed: int) -> DataSet:
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise InputError(f"--{what} {path}: not a readable TOML file ({e})") from e
+    body = doc.get("calibration", doc)
+    unknown = set(body) - CALIBRATION_KEYS
+    if unknown:
+        raise InputError(f"--{what} {path}: unknown key(s) {sorted(unknown)}; valid keys: {sorted(CALIBRATION_KEYS)}")
+    if "source" not in body:
+        raise InputError(f"--{what} {path}: missing 'source' (a .npy/.npz file or image folder, relative to the toml)")
+    src = (path.parent / str(body["source"])).resolve()
+    if src.suffix == ".toml":
+        raise InputError(f"--{what} {path}: 'source' may not be another .toml")
+    ds = load_dataset(str(src), inputs, what)
+    samples = body.get("samples")
+    if samples is not None:
+        if not isinstance(samples, int) or samples < 1:
+            raise InputError(f"--{what} {path}: 'samples' must be a positive integer, got {samples!r}")
+        if ds.samples > samples:
+            idx = np.random.default_rng(int(body.get("seed", seed))).permutation(ds.samples)[:samples]
+            ds = ds.take(np.sort(idx))
+    ds.source = f"{path} -> {src}"
+    return ds
+
+
+def describe(ds: DataSet) -> dict[str, Any]:
+    return {"source": ds.source, "samples": ds.samples, "sha256": ds.sha256(),
+            "random": ds.source == "random", "warnings": ds.warnings}
