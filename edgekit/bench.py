@@ -1,0 +1,168 @@
+"""Latency measurement: the benchmark_model loop rule, summary statistics, environment fingerprint.
+
+numpy and the standard library only: this module is imported by the parent and by every worker.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from edgekit.errors import InputError
+from edgekit.runtimes.base import BenchSettings, JobResult, load_npz
+
+if TYPE_CHECKING:
+    from edgekit.runtimes.base import Job, Runner
+
+
+def check_settings(s: BenchSettings) -> None:
+    """Refuse settings that would not measure anything (user input: raise, never assert)."""
+    if s.runs < 1:
+        raise InputError(f"--runs must be at least 1. Received: runs={s.runs}")
+    if s.warmup < 0:
+        raise InputError(f"--warmup must be 0 or more. Received: warmup={s.warmup}")
+    if s.min_time < 0 or s.warmup_min_time < 0:
+        raise InputError(f"--min-time must be 0 or more. Received: min_time={s.min_time}")
+    if s.max_time <= 0:
+        raise InputError(f"--max-time must be positive. Received: max_time={s.max_time}")
+
+
+def run_loop(fn: Callable[[], Any], runs: int, min_time: float, max_time: float) -> tuple[list[float], float]:
+    """Call ``fn`` while (count < runs or elapsed < min_time) and elapsed <= max_time.
+
+    Returns the per-call times in ms and the elapsed seconds. Only ``fn`` sits between the two clock
+    reads, so the loop's own cost (~0.1 us) is all that is added to what the runtime does.
+    """
+    clock = time.perf_counter_ns
+    times: list[float] = []
+    start = clock()
+    min_ns, max_ns = min_time * 1e9, max_time * 1e9
+    elapsed = 0
+    while (len(times) < runs or elapsed < min_ns) and elapsed <= max_ns:
+        t0 = clock()
+        fn()
+        t1 = clock()
+        times.append((t1 - t0) / 1e6)
+        elapsed = t1 - start
+    return times, elapsed / 1e9
+
+
+def summarize(times_ms: list[float]) -> dict[str, float | int]:
+    """count/min/max/mean/std/p50/p90/p99 of per-run times in ms."""
+    if not times_ms:
+        return {"count": 0}
+    a = np.asarray(times_ms, dtype=np.float64)
+    p50, p90, p99 = np.percentile(a, [50, 90, 99])
+    return {
+        "count": int(a.size),
+        "min": float(a.min()),
+        "max": float(a.max()),
+        "mean": float(a.mean()),
+        "std": float(a.std()),
+        "p50": float(p50),
+        "p90": float(p90),
+        "p99": float(p99),
+    }
+
+
+def peak_rss_mb() -> float | None:
+    """Peak resident set size of this process (ru_maxrss is KiB on Linux, bytes on macOS)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
+
+
+def _sample(feeds: dict[str, np.ndarray], i: int) -> dict[str, np.ndarray]:
+    # Keep the batch axis: runtimes were exported with a batch of 1.
+    return {k: np.ascontiguousarray(v[i : i + 1]) for k, v in feeds.items()}
+
+
+def run_in_process(runner: Runner, job: Job) -> JobResult:
+    """The default :meth:`Runner.run_job`: load, first inference, warm-up, timed loop, golden pass."""
+    s = job.bench
+    res = JobResult(runtime=job.runtime, threads=job.threads, versions=runner.versions())
+    feeds = load_npz(job.feeds_path)
+    n = min(len(v) for v in feeds.values()) if feeds else 0
+
+    t0 = time.perf_counter()
+    runner.open(job)
+    res.load_ms = (time.perf_counter() - t0) * 1e3
+    try:
+        # Time the runtime on the first golden sample; staged once, outside the loop.
+        runner.stage(_sample(feeds, 0))
+        t0 = time.perf_counter()
+        runner.invoke()
+        res.first_ms = (time.perf_counter() - t0) * 1e3
+        wtimes, welapsed = run_loop(runner.invoke, s.warmup, s.warmup_min_time, s.max_time) if (
+            s.warmup > 0 or s.warmup_min_time > 0
+        ) else ([], 0.0)
+        res.warmup = {"count": len(wtimes), "mean_ms": float(np.mean(wtimes)) if wtimes else None,
+                      "elapsed_s": welapsed}
+        times, _ = run_loop(runner.invoke, s.runs, s.min_time, s.max_time)
+        res.latency = summarize(times)
+        res.samples_ms = times
+
+        # Parity pass: every golden sample through the full infer() path (copies included).
+        collected: dict[str, list[np.ndarray]] = {}
+        infer_times: list[float] = []
+        for i in range(n):
+            sample = _sample(feeds, i)
+            t0 = time.perf_counter()
+            out = runner.infer(sample)
+            infer_times.append((time.perf_counter() - t0) * 1e3)
+            for k, v in out.items():
+                collected.setdefault(k, []).append(np.asarray(v))
+        res.infer_ms = float(np.median(infer_times)) if infer_times else None
+        np.savez(job.outputs_path, **{k: np.concatenate(v, axis=0) for k, v in collected.items()})
+    finally:
+        runner.close()
+    res.peak_rss_mb = peak_rss_mb()
+    return res
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Environment fingerprint
+
+
+def _read(path: str) -> str | None:
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return None
+
+
+def cpu_model() -> str:
+    info = _read("/proc/cpuinfo") or ""
+    for line in info.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("model name", "Hardware", "Processor", "cpu model"):
+            return value.strip()
+    return platform.processor() or platform.machine()
+
+
+def fingerprint() -> dict[str, Any]:
+    """Where the numbers were measured; library versions come from each worker."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = os.cpu_count()
+    return {
+        "cpu": cpu_model(),
+        "machine": platform.machine(),
+        "cores": os.cpu_count(),
+        "usable_cores": usable,
+        "governor": _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+    }
