@@ -87,7 +87,9 @@ def convert_cli(
             help="Static shape for an input with unknown dimensions, e.g. 1,96,96,3 or NAME:1,96,96,3. Repeatable.",
         ),
     ] = None,
-    labels: Annotated[Path | None, typer.Option("--labels", help="Class labels: a .txt (one per line) or .json list.")] = None,
+    labels: Annotated[
+        Path | None, typer.Option("--labels", help="Class labels: a .txt (one per line) or .json list.")
+    ] = None,
     preprocessing: Annotated[
         Path | None, typer.Option("--preprocessing", help="A JSON file describing input preprocessing, recorded as is.")
     ] = None,
@@ -104,8 +106,8 @@ def convert_cli(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display; summary only.")] = False,
 ) -> None:
     """Convert MODEL to SavedModel, TFLite (float32/float16/dynamic/int8), TF.js and ONNX, with a manifest."""
-    from edgekit.convert import ConvertOptions, convert
     from edgekit.console import print_convert_summary
+    from edgekit.convert import ConvertOptions, convert
 
     opts = ConvertOptions(
         formats=formats,

@@ -1,0 +1,93 @@
+"""Everything ``edgekit convert`` shows a person: a live progress table and the closing summary."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from edgekit.manifest import Artifact
+
+err_console = Console(stderr=True)
+out_console = Console()
+
+
+def human_bytes(n: int | None) -> str:
+    if n is None:
+        return "-"
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+class ConvertProgress:
+    """A live table, one row per step, updated from converter threads."""
+
+    def __init__(self, ids: list[str], stream: Any = None):
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.rows.update({i: {"state": "waiting", "t0": None, "art": None} for i in ids})
+        self.lock = threading.Lock()
+        console = Console(file=stream) if stream is not None else err_console
+        self.live = Live(self._table(), console=console, refresh_per_second=4, transient=True)
+
+    def __enter__(self) -> ConvertProgress:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.live.update(self._table())
+        self.live.__exit__(*exc)
+
+    def hook(self, step: str, state: str, art: Artifact | None) -> None:
+        with self.lock:
+            row = self.rows.setdefault(step, {"state": "waiting", "t0": None, "art": None})
+            if state == "running":
+                row["t0"] = time.perf_counter()
+            elif row["t0"] is not None:
+                row["elapsed"] = time.perf_counter() - row["t0"]
+            row["state"], row["art"] = state, art
+            self.live.update(self._table())
+
+    def _table(self) -> Table:
+        t = Table(title="edgekit convert", expand=False)
+        for col in ("step", "state", "time", "size"):
+            t.add_column(col)
+        for step, row in self.rows.items():
+            label = "load + export SavedModel" if step == "load" else step
+            state = row["state"]
+            style = {"done": "green", "failed": "red", "running": "yellow"}.get(state, "dim")
+            if state == "running" and row["t0"] is not None:
+                secs = f"{time.perf_counter() - row['t0']:.1f}s"
+            else:
+                secs = f"{row['elapsed']:.1f}s" if "elapsed" in row else ""
+            size = human_bytes(row["art"].bytes) if row["art"] is not None else ""
+            t.add_row(label, f"[{style}]{state}[/]", secs, size)
+        return t
+
+
+def print_convert_summary(result: Any) -> None:
+    m = result.manifest
+    t = Table(title=f"{result.out}  ({result.seconds:.1f} s)")
+    for col in ("artifact", "status", "size", "time", "notes"):
+        t.add_column(col, overflow="fold")
+    for a in m.artifacts:
+        status = "[green]ok[/]" if a.ok else "[red]failed[/]"
+        notes = a.reason if not a.ok else "; ".join(
+            (["needs Flex delegate"] if a.requires_flex else [])
+            + ([f"LSTM: {a.converter['options']['lstm_lowering']}"]
+               if a.converter.get("options", {}).get("lstm_lowering") else [])
+            + ([f"io {a.quantization['inputs'][0].dtype}"] if a.quantization["inputs"] else []))
+        t.add_row(a.id, status, human_bytes(a.bytes), f"{a.seconds or 0:.1f}s", notes or "")
+    out_console.print(t)
+    for w in m.warnings:
+        out_console.print(f"[bold yellow]warning:[/] {w}")
+    failed = [a.id for a in m.artifacts if not a.ok]
+    if failed:
+        out_console.print(f"[red]{len(failed)} format(s) failed:[/] {', '.join(failed)} (exit code 1)")
+    out_console.print(f"manifest: {result.out / 'manifest.json'}   next: edgekit validate {result.out}")

@@ -1,0 +1,421 @@
+"""``edgekit convert``: one process, TensorFlow imported once, the SavedModel exported once, every format.
+
+Outputs are built in a temporary sibling of DIR and moved into place at the end, so an interrupted or
+failed run never leaves a DIR that looks complete, and an existing DIR is only replaced with --force.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import re
+import shutil
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from edgekit import __version__
+from edgekit import manifest as mf
+from edgekit.data import DataSet, describe, load_dataset, random_dataset, split_golden
+from edgekit.errors import ConversionError, EdgekitError, InputError
+from edgekit.formats import TARGETS, Context, Target, parse_formats
+from edgekit.formats.tfjs import QUANTIZE
+from edgekit.formats.tflite import INT8_IO
+
+LSTM_STRATEGIES = ("auto", "fused", "unroll", "flex")
+GOLDEN_LABELS = "golden_labels.npy"
+CONVERT_LOG = "convert.log"
+
+
+@dataclass
+class ConvertOptions:
+    formats: str = "all"
+    calibration: str | None = None
+    calibration_samples: int = 200
+    golden: str | None = None
+    golden_samples: int = 64
+    int8_io: str = "int8"
+    tfjs_quantize: str = "none"
+    opset: int = 17
+    input_shapes: list[str] = field(default_factory=list)
+    labels: Path | None = None
+    preprocessing: Path | None = None
+    lstm: str = "auto"
+    jobs: int = 0
+    seed: int = 0
+    force: bool = False
+    progress: bool = False
+
+
+@dataclass
+class ConvertResult:
+    out: Path
+    manifest: mf.Manifest
+    seconds: float
+
+    @property
+    def all_ok(self) -> bool:
+        return all(a.ok for a in self.manifest.artifacts)
+
+
+# Called as hook(step id, "running" | "done" | "failed", artifact or None) from worker threads.
+ProgressHook = Callable[[str, str, Any], None]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Cheap checks: everything that can be refused before TensorFlow is imported.
+
+
+def quiet_tensorflow() -> None:
+    """TensorFlow's C++ INFO/WARNING lines drown the progress display; EDGEKIT_DEBUG=1 keeps them."""
+    if os.environ.get("EDGEKIT_DEBUG", "") in ("", "0"):
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "2")
+        os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
+
+
+def _check_options(opts: ConvertOptions) -> list[Target]:
+    targets = parse_formats(opts.formats)
+    if opts.int8_io not in INT8_IO:
+        raise InputError(f"--int8-io {opts.int8_io!r} is not one of {', '.join(INT8_IO)}")
+    if opts.tfjs_quantize not in QUANTIZE:
+        raise InputError(f"--tfjs-quantize {opts.tfjs_quantize!r} is not one of {', '.join(QUANTIZE)}")
+    if not 9 <= opts.opset <= 21:
+        raise InputError(f"--opset {opts.opset} is outside the range tf2onnx supports (9 to 21); 17 is the default")
+    if opts.lstm not in LSTM_STRATEGIES:
+        raise InputError(f"--lstm {opts.lstm!r} is not one of {', '.join(LSTM_STRATEGIES)}")
+    for name, value, low in (("--golden-samples", opts.golden_samples, 1),
+                             ("--calibration-samples", opts.calibration_samples, 1), ("--jobs", opts.jobs, 0)):
+        if value < low:
+            raise InputError(f"{name} must be at least {low}, got {value}")
+    if any(t.needs_calibration for t in targets) and not opts.calibration:
+        raise InputError("int8 quantization needs representative data: give --calibration PATH (.npy/.npz, an "
+                         "image folder or a .toml definition), or leave int8 out with --formats")
+    return targets
+
+
+def _check_out(out: Path, force: bool, protected: list[Path]) -> None:
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} exists and is a file; give a folder path")
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise InputError(f"--out {out} exists and is not empty; pass --force to replace it or choose "
+                             "another folder")
+        outr = out.resolve()
+        for p in protected:
+            pr = p.resolve()
+            if pr == outr or outr in pr.parents:
+                raise InputError(f"--out {out} contains the input {p}; --force would delete it. Choose "
+                                 "another output folder")
+    parent = out.resolve().parent
+    probe = parent
+    while not probe.exists():
+        probe = probe.parent
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write in {probe} (permission denied); choose a writable --out")
+
+
+def _read_labels(path: Path | None) -> list[str] | None:
+    if path is None:
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"--labels {path}: cannot read it ({e})") from e
+    if path.suffix == ".json":
+        try:
+            labels = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise InputError(f"--labels {path}: not valid JSON ({e}); give a list of strings") from e
+        if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+            raise InputError(f"--labels {path}: expected a JSON list of strings")
+        return labels
+    labels = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if not labels:
+        raise InputError(f"--labels {path} is empty; give one label per line")
+    return labels
+
+
+def _read_preprocessing(path: Path | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError(f"--preprocessing {path}: not a readable JSON file ({e})") from e
+    if not isinstance(doc, dict):
+        raise InputError(f"--preprocessing {path}: expected a JSON object")
+    return doc
+
+
+# ---------------------------------------------------------------------------------------------------------
+
+
+def convert(model: Path, out: Path, opts: ConvertOptions, hook: ProgressHook | None = None) -> ConvertResult:
+    """Convert ``model`` into ``out``. Raises InputError for bad input; failed formats are recorded, not raised."""
+    from edgekit import source as src
+
+    quiet_tensorflow()
+    t0 = time.perf_counter()
+    model, out = Path(model), Path(out)
+    targets = _check_options(opts)
+    kind = src.sniff(model)
+    input_shapes = src.parse_input_shapes(opts.input_shapes)
+    labels = _read_labels(opts.labels)
+    preprocessing = _read_preprocessing(opts.preprocessing)
+    protected = [model] + [Path(p) for p in (opts.calibration, opts.golden) if p and p != "random"]
+    _check_out(out, opts.force, protected)
+
+    return _convert(model, kind, out, opts, targets, input_shapes, labels, preprocessing, hook, t0)
+
+
+@contextlib.contextmanager
+def _native_stderr_to(path: Path) -> Iterator[TextIO]:
+    """Send fd 2 (TensorFlow's C++ logs, converter chatter) to ``path``; yield a stream to the real terminal.
+
+    The log ends up in DIR/convert.log, where a failed conversion's full story can be read.
+    """
+    if os.environ.get("EDGEKIT_DEBUG", "") not in ("", "0"):
+        yield sys.stderr
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(fd, 2)
+    os.close(fd)
+    term = os.fdopen(os.dup(saved), "w", buffering=1)
+    try:
+        yield term
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        term.close()
+
+
+def _convert(model: Path, kind: str, out: Path, opts: ConvertOptions, targets: list[Target],
+             input_shapes: dict[str | None, list[int]], labels: list[str] | None,
+             preprocessing: dict[str, Any] | None, hook: ProgressHook | None, t0: float) -> ConvertResult:
+
+    out_abs = out.resolve()
+    out_abs.parent.mkdir(parents=True, exist_ok=True)
+    tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    staging = out_abs.parent / f".{out_abs.name}.edgekit-tmp-{tag}"
+    scratch = out_abs.parent / f".{out_abs.name}.edgekit-tmp-{tag}-lstm"
+    try:
+        staging.mkdir()
+        with contextlib.ExitStack() as stack:
+            term = stack.enter_context(_native_stderr_to(staging / CONVERT_LOG))
+            if hook is None and opts.progress:
+                from edgekit.console import ConvertProgress
+
+                hook = stack.enter_context(ConvertProgress(["load"] + [t.id for t in targets], term)).hook
+            manifest = _build(model, kind, staging, opts, targets, input_shapes, labels, preprocessing,
+                              hook or (lambda *_: None))
+        _move_into_place(staging, out_abs)
+        return ConvertResult(out=out, manifest=manifest, seconds=time.perf_counter() - t0)
+    except OSError as e:
+        if e.errno == errno.ENOSPC:
+            raise InputError(f"no space left on the device while writing {out}; free some space or choose "
+                             "another --out") from e
+        if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise InputError(f"cannot write {e.filename or out} ({e.strerror}); choose a writable --out") from e
+        raise
+    finally:
+        for p in (staging, scratch):
+            if p.exists():
+                shutil.rmtree(p, ignore_errors=True)
+
+
+def _build(model: Path, kind: str, staging: Path, opts: ConvertOptions, targets: list[Target],
+           input_shapes: dict[str | None, list[int]], labels: list[str] | None,
+           preprocessing: dict[str, Any] | None, notify: ProgressHook) -> mf.Manifest:
+    """Everything that writes into the staging folder; returns the manifest it saved there."""
+    from edgekit import source as src
+
+    notify("load", "running", None)
+    source, loaded = src.load(model, kind, input_shapes)
+    sm_dir = staging / TARGETS["saved_model"].path
+    src.export_saved_model(source, loaded, sm_dir)
+    _, sig_fn, sig_inputs, sig_outputs = src.saved_model_signature(sm_dir)
+    sig_outputs = sorted(sig_outputs, key=lambda t: _natural_key(t.name))
+    warnings: list[str] = []
+
+    calib, golden = _datasets(opts, sig_inputs, warnings)
+    reference = _reference_outputs(source, loaded, sig_fn, sig_inputs, sig_outputs, golden.arrays)
+    if labels is not None and len(sig_outputs) == 1 and sig_outputs[0].shape[-1] not in (None, len(labels)):
+        raise InputError(f"--labels has {len(labels)} labels but the model's output has "
+                         f"{sig_outputs[0].shape[-1]} classes")
+    _warn_degenerate(reference, warnings)
+    notify("load", "done", None)
+
+    ctx = Context(staging=staging, saved_model_dir=sm_dir, inputs=sig_inputs, outputs=sig_outputs,
+                  keras_model=source.keras_model, calibration=calib, options=opts,
+                  check_inputs={k: v[:8] for k, v in golden.arrays.items()})
+    artifacts = _run_targets(ctx, targets, notify)
+    if "saved_model" not in {t.id for t in targets}:
+        shutil.rmtree(sm_dir)
+
+    golden_files = {"inputs": mf.GOLDEN_INPUTS, "outputs": mf.REFERENCE_OUTPUTS}
+    np.savez(staging / mf.GOLDEN_INPUTS, **golden.arrays)
+    np.savez(staging / mf.REFERENCE_OUTPUTS, **reference)
+    if golden.labels is not None:
+        np.save(staging / GOLDEN_LABELS, golden.labels)
+        golden_files["labels"] = GOLDEN_LABELS
+    golden_meta = {
+        **golden_files,
+        "labels": golden_files.get("labels"),
+        "samples": golden.samples,
+        "source": golden.source,
+        "random": golden.source == "random",
+        "sha256": {f: mf.sha256_file(staging / f) for f in golden_files.values()},
+    }
+    manifest = mf.Manifest(
+        edgekit_version=__version__,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        source=source.describe(),
+        inputs=sig_inputs,
+        outputs=sig_outputs,
+        artifacts=artifacts,
+        golden=golden_meta,
+        calibration=describe(calib) if calib is not None else None,
+        labels=labels,
+        preprocessing=preprocessing,
+        warnings=warnings + (calib.warnings if calib is not None else []),
+    )
+    mf.save(manifest, staging)
+    return manifest
+
+
+def _datasets(opts: ConvertOptions, inputs: list[mf.TensorSpec], warnings: list[str]) -> tuple[DataSet | None,
+                                                                                              DataSet]:
+    """(calibration, golden). Golden inputs are never used for calibration."""
+    calib: DataSet | None = None
+    golden: DataSet | None = None
+    if opts.golden:
+        golden = load_dataset(opts.golden, inputs, "golden")
+        if golden.samples > opts.golden_samples:
+            golden = golden.take(np.arange(opts.golden_samples))
+    if opts.calibration:
+        calib = load_dataset(opts.calibration, inputs, "calibration", allow_random=True,
+                             random_samples=opts.calibration_samples, seed=opts.seed)
+        if golden is None and calib.source != "random":
+            calib, golden = split_golden(calib, opts.golden_samples, opts.seed)
+            warnings.extend(calib.warnings)
+        if calib.samples > opts.calibration_samples:
+            idx = np.sort(np.random.default_rng(opts.seed).permutation(calib.samples)[:opts.calibration_samples])
+            calib = calib.take(idx)
+        if calib.source == "random":
+            warnings.append("int8 was calibrated on RANDOM data (--calibration random): its accuracy on real "
+                            "inputs is unknown until validated on real data")
+    if golden is None:
+        golden = random_dataset(inputs, opts.golden_samples, opts.seed + 1)
+        golden.warnings = []
+        warnings.append("golden inputs are random noise (no --golden and no real calibration data): parity on "
+                        "noise is weaker evidence than parity on real inputs; give --golden")
+    return calib, golden
+
+
+def _reference_outputs(source: Any, loaded: Any, sig_fn: Any, inputs: list[mf.TensorSpec],
+                       outputs: list[mf.TensorSpec], arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The SOURCE model's outputs on the golden inputs (the Keras model itself when there is one)."""
+    from edgekit.source import run_signature
+
+    if source.keras_model is None:
+        return run_signature(sig_fn, inputs, outputs, arrays)
+    model = source.keras_model
+    feed: Any = [arrays[t.name] for t in inputs]
+    if len(feed) == 1:
+        feed = feed[0]
+    elif len(model.inputs) == len(inputs):
+        # Keras' own input order, matched by name.
+        order = [t.name.split(":")[0] for t in model.inputs]
+        feed = [arrays[n] for n in order]
+    res = model.predict(feed, batch_size=32, verbose=0)
+    res_list = list(res.values()) if isinstance(res, dict) else (list(res) if isinstance(res, list | tuple)
+                                                                 else [res])
+    if len(res_list) != len(outputs):
+        raise ConversionError(f"the Keras model returned {len(res_list)} outputs but its export has {len(outputs)}")
+    return {o.name: np.asarray(r) for o, r in zip(outputs, res_list, strict=True)}
+
+
+def _warn_degenerate(reference: dict[str, np.ndarray], warnings: list[str]) -> None:
+    for name, arr in reference.items():
+        if arr.shape[0] > 1 and np.allclose(arr, arr[:1], rtol=1e-5, atol=1e-6):
+            warnings.append(f"output {name!r} is the same for every golden input: parity checks on it prove "
+                            "nothing (untrained model, or golden inputs that don't exercise it)")
+
+
+def _run_targets(ctx: Context, targets: list[Target], notify: ProgressHook) -> list[mf.Artifact]:
+    from edgekit.formats import onnx, saved_model, tfjs, tflite
+
+    modules = {"saved_model": saved_model, "tflite": tflite, "tfjs": tfjs, "onnx": onnx}
+
+    def one(target: Target) -> mf.Artifact:
+        notify(target.id, "running", None)
+        t = time.perf_counter()
+        try:
+            art = modules[target.format].convert(ctx, target)
+            path = mf.safe_join(ctx.staging, art.path)
+            art.sha256 = mf.sha256_path(path)
+            art.bytes = mf.size_path(path)
+        except EdgekitError as e:
+            if isinstance(e, InputError) and not isinstance(e, ConversionError):
+                raise
+            art = _failed(target, str(e))
+        except Exception as e:  # a converter bug must not take the other formats down
+            art = _failed(target, f"{type(e).__name__}: {str(e).strip().splitlines()[0][:300] if str(e) else ''}")
+        art.seconds = round(time.perf_counter() - t, 3)
+        if target.needs_calibration and ctx.calibration is not None:
+            art.calibration = describe(ctx.calibration)
+        notify(target.id, "done" if art.ok else "failed", art)
+        return art
+
+    results: dict[str, mf.Artifact] = {}
+    serial = [t for t in targets if not t.threadable]
+    parallel = [t for t in targets if t.threadable]
+    for t in serial:
+        results[t.id] = one(t)
+    jobs = ctx.options.jobs or (os.cpu_count() or 1)
+    if jobs <= 1 or len(parallel) <= 1:
+        for t in parallel:
+            results[t.id] = one(t)
+    else:
+        with ThreadPoolExecutor(max_workers=min(jobs, len(parallel)), thread_name_prefix="edgekit-convert") as ex:
+            for t, art in zip(parallel, ex.map(one, parallel), strict=True):
+                results[t.id] = art
+    return [results[t.id] for t in targets]
+
+
+def _failed(target: Target, reason: str) -> mf.Artifact:
+    return mf.Artifact(id=target.id, format=target.format, variant=target.variant, path=target.path,
+                       status=mf.STATUS_FAILED, reason=reason)
+
+
+def _move_into_place(staging: Path, out: Path) -> None:
+    """Atomic from the reader's point of view: DIR is either the old one or the complete new one."""
+    if out.exists():
+        trash = out.parent / f".{out.name}.edgekit-old-{uuid.uuid4().hex[:8]}"
+        os.replace(out, trash)
+        try:
+            os.replace(staging, out)
+        except OSError:
+            os.replace(trash, out)
+            raise
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.replace(staging, out)
+
+
+def _natural_key(name: str) -> list[Any]:
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]

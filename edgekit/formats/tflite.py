@@ -1,0 +1,194 @@
+"""TFLite variants: float32, float16, dynamic-range and full-integer int8.
+
+All four start from the canonical SavedModel (``TFLiteConverter.from_keras_model`` is broken on Keras 3),
+except models with recurrent layers, which go through edgekit.formats.lstm to get builtin ops.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+
+from edgekit import tflite_inspect
+from edgekit.errors import ConversionError
+from edgekit.formats import Context, Target
+from edgekit.manifest import Artifact, QuantParams
+
+INT8_IO = {"int8": "int8", "uint8": "uint8", "float32": "float32"}
+# The converter's MLIR passes keep global state; building converters is cheap, running two at once is not
+# worth the risk. Conversions of different formats (tfjs, onnx) still overlap with this one.
+_CONVERT_LOCK = threading.Lock()
+_FLEX_HINTS = ("Select TF ops", "tensor list ops", "SELECT_TF_OPS", "flex")
+
+
+def _is_flex_error(msg: str) -> bool:
+    return any(h.lower() in msg.lower() for h in _FLEX_HINTS)
+
+
+def _base_converter(ctx: Context) -> tuple[Any, dict[str, Any]]:
+    """A fresh, unconfigured converter plus notes on how recurrent layers were lowered."""
+    import tensorflow as tf
+
+    opts = ctx.options
+    if ctx.keras_model is not None and opts.lstm != "flex":
+        rnn = ctx.shared.get("rnn_layers")
+        if rnn is None:
+            rnn = ctx.shared["rnn_layers"] = _rnn_layers(ctx.keras_model)
+        if rnn:
+            from edgekit.formats import lstm
+
+            strategy = ctx.shared.get("lstm_strategy", opts.lstm)
+            workdir = ctx.staging.parent / (ctx.staging.name + "-lstm")
+            try:
+                conv, info = lstm.tflite_converter_for_rnn(ctx.keras_model, ctx.inputs, strategy, workdir,
+                                                           ctx.check_inputs)
+            except ConversionError as e:
+                if opts.lstm != "auto":
+                    raise
+                # auto: neither the fused op nor unrolling applies; Select TF ops is the last resort.
+                return tf.lite.TFLiteConverter.from_saved_model(str(ctx.saved_model_dir)), {
+                    "lstm_lowering": "flex", "notes": [f"builtin LSTM lowering not possible: {e}"]}
+            # Every variant uses the same lowering: remember the one that worked.
+            ctx.shared["lstm_strategy"] = "fused" if info.get("lstm_lowering") == "fused" else "unroll"
+            return conv, info
+    return tf.lite.TFLiteConverter.from_saved_model(str(ctx.saved_model_dir)), {}
+
+
+RNN_LAYER_CLASSES = {"LSTM", "GRU", "SimpleRNN", "RNN", "Bidirectional", "ConvLSTM1D", "ConvLSTM2D"}
+
+
+def _rnn_layers(model: Any) -> list[str]:
+    """Recurrent layers anywhere in the model: these need edgekit.formats.lstm to avoid Flex ops."""
+    layers = model._flatten_layers(include_self=False, recursive=True)
+    return [layer.name for layer in layers if type(layer).__name__ in RNN_LAYER_CLASSES]
+
+
+def _representative(ctx: Context) -> Any:
+    ds = ctx.calibration
+    names = [t.name for t in ctx.inputs]
+
+    def gen():
+        for i in range(ds.samples):
+            sample = [ds.arrays[n][i:i + 1] for n in names]
+            # One input: a list; several: a dict keyed by signature input name (order-proof).
+            yield sample if len(sample) == 1 else dict(zip(names, sample, strict=True))
+
+    return gen
+
+
+def _configure(conv: Any, ctx: Context, variant: str) -> dict[str, Any]:
+    import tensorflow as tf
+
+    opts: dict[str, Any] = {"variant": variant}
+    if variant == "float16":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.target_spec.supported_types = [tf.float16]
+        opts.update(optimizations=["DEFAULT"], supported_types=["float16"])
+    elif variant == "dynamic":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        opts.update(optimizations=["DEFAULT"], weights="int8", activations="float32")
+    elif variant == "int8":
+        io = INT8_IO[ctx.options.int8_io]
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = _representative(ctx)
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = tf.as_dtype(io)
+        conv.inference_output_type = tf.as_dtype(io)
+        opts.update(optimizations=["DEFAULT"], supported_ops=["TFLITE_BUILTINS_INT8"], per_channel=True,
+                    inference_input_type=io, inference_output_type=io,
+                    calibration_samples=ctx.calibration.samples)
+    return opts
+
+
+def convert(ctx: Context, target: Target) -> Artifact:
+    import tensorflow as tf
+
+    variant = target.variant
+    conv, lowering = _base_converter(ctx)
+    options = _configure(conv, ctx, variant)
+    notes = list(lowering.get("notes", []))
+    flex = lowering.get("lstm_lowering") == "flex"
+    if flex:
+        conv.target_spec.supported_ops = _with_select_ops(conv)
+    try:
+        with _CONVERT_LOCK:
+            blob = conv.convert()
+    except Exception as e:  # the converter raises ConverterError and friends with long MLIR dumps
+        msg = _first_line(e)
+        if flex or not _is_flex_error(str(e)) or (ctx.keras_model is not None and ctx.options.lstm not in
+                                                   ("auto", "flex")):
+            raise ConversionError(f"TFLite {variant} conversion failed: {msg}") from e
+        # Some op has no builtin kernel: fall back to Select TF ops and say so loudly.
+        conv, lowering = _base_converter(ctx)
+        options = _configure(conv, ctx, variant)
+        conv.target_spec.supported_ops = _with_select_ops(conv)
+        try:
+            with _CONVERT_LOCK:
+                blob = conv.convert()
+        except Exception as e2:
+            raise ConversionError(f"TFLite {variant} conversion failed, with Select TF ops too: "
+                                  f"{_first_line(e2)}") from e2
+        notes.append(f"builtins-only conversion failed ({msg[:160]}); converted with Select TF ops")
+    out = ctx.staging / target.path
+    out.write_bytes(blob)
+    info = tflite_inspect.inspect(blob)
+    options["supported_ops"] = options.get("supported_ops", ["TFLITE_BUILTINS"])
+    if info.requires_flex:
+        notes.append("requires the Flex delegate (Select TF ops: " + ", ".join(info.flex_ops[:8]) +
+                     "): app builds must link tensorflow-lite-select-tf-ops, several MB")
+    if variant == "dynamic":
+        notes.append("dynamic-range (hybrid) kernels do not run in XNNPACK: expect it slower than float32 on "
+                     "x86/ARM CPUs; it saves size, not time")
+    if "lstm_lowering" in lowering:
+        options["lstm_lowering"] = lowering["lstm_lowering"]
+    art = Artifact(
+        id=target.id, format=target.format, variant=variant, path=target.path,
+        converter={"tool": "tf.lite.TFLiteConverter", "version": tf.__version__, "options": options},
+        requires_flex=info.requires_flex,
+        notes=notes,
+        extra={"ops": info.op_summary()},
+    )
+    _record_io(art, ctx, info)
+    return art
+
+
+def _with_select_ops(conv: Any) -> list[Any]:
+    import tensorflow as tf
+
+    ops = set(conv.target_spec.supported_ops or {tf.lite.OpsSet.TFLITE_BUILTINS})
+    ops.add(tf.lite.OpsSet.SELECT_TF_OPS)
+    if tf.lite.OpsSet.TFLITE_BUILTINS_INT8 not in ops:
+        ops.add(tf.lite.OpsSet.TFLITE_BUILTINS)
+    return list(ops)
+
+
+def _record_io(art: Artifact, ctx: Context, info: tflite_inspect.TfliteInfo) -> None:
+    """Map the flatbuffer's signature I/O onto the manifest's signature order and record quantization."""
+
+    def match(specs: list[Any], tensors: list[tflite_inspect.IOTensor]) -> list[tflite_inspect.IOTensor]:
+        by_name = {t.signature_name: t for t in tensors}
+        if all(s.name in by_name for s in specs):
+            return [by_name[s.name] for s in specs]
+        if len(tensors) != len(specs):
+            raise ConversionError(f"the TFLite model has {len(tensors)} tensors where the signature has "
+                                  f"{len(specs)}")
+        # Lowered models (tf_keras rebuild) name tensors differently but keep the order.
+        return list(tensors)
+
+    ins, outs = match(ctx.inputs, info.inputs), match(ctx.outputs, info.outputs)
+    art.io_names = {"inputs": [t.signature_name for t in ins], "outputs": [t.signature_name for t in outs]}
+    for kind, specs, tensors in (("inputs", ctx.inputs, ins), ("outputs", ctx.outputs, outs)):
+        for spec, t in zip(specs, tensors, strict=True):
+            if t.dtype in ("int8", "uint8", "int16") and t.scale is not None and np.dtype(spec.dtype).kind == "f":
+                art.quantization[kind].append(QuantParams(spec.name, t.dtype, t.scale, t.zero_point or 0))
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    for line in text.splitlines():
+        line = line.strip()
+        if "error:" in line:
+            return line[line.index("error:"):][:300]
+    return (text.splitlines()[0] if text else type(e).__name__)[:300]

@@ -1,0 +1,91 @@
+"""LiteRT (ai-edge-litert) Interpreter runner for .tflite artifacts, XNNPACK on CPU."""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+import numpy as np
+
+from edgekit.errors import InputError
+from edgekit.runtimes.base import Job, Runner
+
+
+def _interpreter_class() -> Any:
+    # ai_edge_litert is the maintained runtime; tflite_runtime is what older boards carry.
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        from tflite_runtime.interpreter import Interpreter  # type: ignore[no-redef]
+    return Interpreter
+
+
+class LiteRTRunner(Runner):
+    runtime = "litert"
+    install_hint = "pip install ai-edge-litert (or tflite-runtime on older boards)"
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        if importlib.util.find_spec("ai_edge_litert") or importlib.util.find_spec("tflite_runtime"):
+            return None
+        return f"LiteRT is not installed: {cls.install_hint}"
+
+    @classmethod
+    def versions(cls) -> dict[str, str]:
+        from importlib.metadata import PackageNotFoundError, version
+
+        for dist in ("ai-edge-litert", "tflite-runtime"):
+            try:
+                return {dist: version(dist)}
+            except PackageNotFoundError:
+                continue
+        return {}
+
+    def open(self, job: Job) -> None:
+        interp = _interpreter_class()(model_path=job.artifact_path, num_threads=job.threads)
+        interp.allocate_tensors()
+        self._interp = interp
+        names_in = [t.name for t in job.input_specs]
+        names_out = [t.name for t in job.output_specs]
+        sigs = interp._get_full_signature_list() if hasattr(interp, "_get_full_signature_list") else {}
+        key = "serving_default" if "serving_default" in sigs else (next(iter(sigs)) if len(sigs) == 1 else None)
+        if key is not None:
+            sig = sigs[key]
+            missing = [n for n in names_in if n not in sig["inputs"]] + [
+                n for n in names_out if n not in sig["outputs"]
+            ]
+            if missing:
+                raise InputError(
+                    f"the .tflite signature {key!r} has no tensor named {missing}; "
+                    f"it has inputs {list(sig['inputs'])} and outputs {list(sig['outputs'])}"
+                )
+            self._in = {n: sig["inputs"][n] for n in names_in}
+            self._out = {n: sig["outputs"][n] for n in names_out}
+        else:
+            # No signature (e.g. an old converter): fall back to the flatbuffer's I/O order.
+            ins, outs = interp.get_input_details(), interp.get_output_details()
+            if len(ins) != len(names_in) or len(outs) != len(names_out):
+                raise InputError(
+                    f"the .tflite has {len(ins)} inputs / {len(outs)} outputs and no signature; "
+                    f"the manifest expects {len(names_in)} / {len(names_out)}"
+                )
+            self._in = {n: d["index"] for n, d in zip(names_in, ins, strict=True)}
+            self._out = {n: d["index"] for n, d in zip(names_out, outs, strict=True)}
+        details = {d["index"]: d for d in interp.get_input_details()}
+        self._in_dtype = {n: details[i]["dtype"] for n, i in self._in.items()}
+
+    def stage(self, feeds: dict[str, np.ndarray]) -> None:
+        for name, index in self._in.items():
+            self._interp.set_tensor(index, feeds[name].astype(self._in_dtype[name], copy=False))
+
+    def invoke(self) -> None:
+        self._interp.invoke()
+
+    def infer(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        self.stage(feeds)
+        self._interp.invoke()
+        # get_tensor copies, so nothing keeps a view into the interpreter's buffers.
+        return {name: self._interp.get_tensor(index) for name, index in self._out.items()}
+
+    def close(self) -> None:
+        self._interp = None

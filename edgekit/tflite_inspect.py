@@ -1,0 +1,121 @@
+"""Read a .tflite flatbuffer statically: operators and their versions, Flex ops, signature I/O and quantization.
+
+No interpreter and no TensorFlow: this works on a file that a runtime cannot load (a Flex model, an op
+version too new for the device's runtime), which is exactly when the facts are needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgekit.errors import InputError, MissingDependency
+
+
+@dataclass
+class IOTensor:
+    signature_name: str
+    tensor_name: str
+    shape: list[int]
+    shape_signature: list[int]
+    dtype: str
+    scale: float | None = None
+    zero_point: int | None = None
+
+
+@dataclass
+class TfliteInfo:
+    ops: dict[str, dict[str, Any]] = field(default_factory=dict)  # "CONV_2D" -> {"versions": [..], "count": n}
+    custom_ops: list[str] = field(default_factory=list)
+    inputs: list[IOTensor] = field(default_factory=list)
+    outputs: list[IOTensor] = field(default_factory=list)
+
+    @property
+    def flex_ops(self) -> list[str]:
+        return sorted(c for c in self.custom_ops if c.startswith("Flex"))
+
+    @property
+    def requires_flex(self) -> bool:
+        return bool(self.flex_ops)
+
+    def op_summary(self) -> dict[str, Any]:
+        return {"builtin": self.ops, "custom": sorted(set(self.custom_ops))}
+
+
+def _schema():
+    try:
+        from ai_edge_litert import schema_py_generated as schema
+    except ImportError:  # older installs: the schema ships with tflite_runtime-era TensorFlow
+        try:
+            from tensorflow.lite.python import schema_py_generated as schema  # type: ignore[no-redef]
+        except ImportError as e:
+            raise MissingDependency("ai-edge-litert", "pip install ai-edge-litert") from e
+    return schema
+
+
+def _names(enum_cls: type) -> dict[int, str]:
+    return {v: k for k, v in vars(enum_cls).items() if not k.startswith("_") and isinstance(v, int)}
+
+
+def inspect(path_or_bytes: Path | bytes) -> TfliteInfo:
+    data = path_or_bytes if isinstance(path_or_bytes, bytes) else Path(path_or_bytes).read_bytes()
+    schema = _schema()
+    if len(data) < 8 or data[4:8] != b"TFL3":
+        raise InputError("not a TFLite flatbuffer (missing the TFL3 identifier): truncated or not a .tflite")
+    try:
+        model = schema.Model.GetRootAsModel(data, 0)
+        op_names = _names(schema.BuiltinOperator)
+        type_names = _names(schema.TensorType)
+        info = TfliteInfo()
+        codes = []
+        for i in range(model.OperatorCodesLength()):
+            oc = model.OperatorCodes(i)
+            # Builtin codes above 127 live in BuiltinCode; DeprecatedBuiltinCode holds the small ones.
+            code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
+            name = op_names.get(code, f"BUILTIN_{code}")
+            if name == "CUSTOM":
+                name = "CUSTOM:" + (oc.CustomCode() or b"").decode()
+            codes.append((name, oc.Version()))
+        for si in range(model.SubgraphsLength()):
+            sg = model.Subgraphs(si)
+            for oi in range(sg.OperatorsLength()):
+                name, version = codes[sg.Operators(oi).OpcodeIndex()]
+                if name.startswith("CUSTOM:"):
+                    info.custom_ops.append(name.split(":", 1)[1])
+                    continue
+                entry = info.ops.setdefault(name, {"versions": [], "count": 0})
+                entry["count"] += 1
+                if version not in entry["versions"]:
+                    entry["versions"].append(version)
+                    entry["versions"].sort()
+        sg0 = model.Subgraphs(0)
+
+        def tensor(sg: Any, idx: int, sig_name: str) -> IOTensor:
+            t = sg.Tensors(idx)
+            shape = [int(x) for x in t.ShapeAsNumpy()] if t.ShapeLength() else []
+            shape_sig = [int(x) for x in t.ShapeSignatureAsNumpy()] if t.ShapeSignatureLength() else shape
+            q = t.Quantization()
+            scale = zp = None
+            if q is not None and q.ScaleLength() == 1:
+                scale = float(q.ScaleAsNumpy()[0])
+                zp = int(q.ZeroPointAsNumpy()[0]) if q.ZeroPointLength() else 0
+            return IOTensor(sig_name, (t.Name() or b"").decode(), shape, shape_sig,
+                            type_names.get(t.Type(), str(t.Type())).lower(), scale, zp)
+
+        if model.SignatureDefsLength():
+            sd = model.SignatureDefs(0)
+            sg = model.Subgraphs(sd.SubgraphIndex())
+            info.inputs = [tensor(sg, sd.Inputs(i).TensorIndex(), sd.Inputs(i).Name().decode())
+                           for i in range(sd.InputsLength())]
+            info.outputs = [tensor(sg, sd.Outputs(i).TensorIndex(), sd.Outputs(i).Name().decode())
+                            for i in range(sd.OutputsLength())]
+        else:
+            info.inputs = [tensor(sg0, int(i), "") for i in sg0.InputsAsNumpy()]
+            info.outputs = [tensor(sg0, int(i), "") for i in sg0.OutputsAsNumpy()]
+        for io in info.inputs + info.outputs:
+            if not io.signature_name:
+                io.signature_name = io.tensor_name
+        return info
+    except (IndexError, ValueError, TypeError, UnicodeDecodeError, AttributeError) as e:
+        raise InputError(f"corrupt TFLite flatbuffer ({type(e).__name__}: {e})") from e
