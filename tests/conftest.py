@@ -1,0 +1,121 @@
+"""Session fixtures: tiny trained models and their converted folders, built once per test run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests import models
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip locally when an optional system component is missing; with CI=true that is a failure."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"CI=true and a required component is missing: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def mlp_path(model_dir) -> Path:
+    return models.build_mlp(model_dir / "mlp.keras")
+
+
+@pytest.fixture(scope="session")
+def cnn_path(model_dir) -> Path:
+    return models.build_cnn(model_dir / "cnn.keras")
+
+
+@pytest.fixture(scope="session")
+def mobilenet_path(model_dir) -> Path:
+    return models.build_mobilenet(model_dir / "mobilenet.keras")
+
+
+@pytest.fixture(scope="session")
+def lstm_path(model_dir) -> Path:
+    return models.build_lstm(model_dir / "lstm.keras")
+
+
+@pytest.fixture(scope="session")
+def mlp_calibration(model_dir) -> Path:
+    x, _ = models.feature_rows(300, seed=11)
+    p = model_dir / "mlp_calib.npy"
+    np.save(p, x)
+    return p
+
+
+@pytest.fixture(scope="session")
+def cnn_calibration(model_dir) -> Path:
+    x, y = models.quadrant_images(200, 16, seed=12)
+    p = model_dir / "cnn_calib.npz"
+    np.savez(p, image=x, labels=y)
+    return p
+
+
+@pytest.fixture(scope="session")
+def mobilenet_calibration(model_dir) -> Path:
+    x, y = models.quadrant_images(160, 32, seed=13)
+    p = model_dir / "mobilenet_calib.npz"
+    np.savez(p, image=x, labels=y)
+    return p
+
+
+@pytest.fixture(scope="session")
+def lstm_calibration(model_dir) -> Path:
+    x, y = models.sequences(200, seed=14)
+    p = model_dir / "lstm_calib.npz"
+    np.savez(p, sequence=x, labels=y)
+    return p
+
+
+def _convert(model: Path, out: Path, calibration: Path, **kw):
+    from edgekit.convert import ConvertOptions, convert
+
+    return convert(model, out, ConvertOptions(calibration=str(calibration), golden_samples=48, **kw))
+
+
+@pytest.fixture(scope="session")
+def converted_mlp(tmp_path_factory, mlp_path, mlp_calibration):
+    return _convert(mlp_path, tmp_path_factory.mktemp("conv") / "mlp", mlp_calibration)
+
+
+@pytest.fixture(scope="session")
+def converted_cnn(tmp_path_factory, cnn_path, cnn_calibration):
+    return _convert(cnn_path, tmp_path_factory.mktemp("conv") / "cnn", cnn_calibration)
+
+
+@pytest.fixture(scope="session")
+def converted_mobilenet(tmp_path_factory, mobilenet_path, mobilenet_calibration):
+    return _convert(mobilenet_path, tmp_path_factory.mktemp("conv") / "mobilenet", mobilenet_calibration)
+
+
+@pytest.fixture(scope="session")
+def converted_lstm(tmp_path_factory, lstm_path, lstm_calibration):
+    return _convert(lstm_path, tmp_path_factory.mktemp("conv") / "lstm", lstm_calibration)
+
+
+@pytest.fixture()
+def fresh_copy(tmp_path):
+    """Copy a converted folder so a test may damage it."""
+
+    def copy(src: Path) -> Path:
+        dst = tmp_path / src.name
+        shutil.copytree(src, dst)
+        return dst
+
+    return copy
