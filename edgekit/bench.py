@@ -54,6 +54,17 @@ def run_loop(fn: Callable[[], Any], runs: int, min_time: float, max_time: float)
     return times, elapsed / 1e9
 
 
+# Per-run times kept for plots. The summary uses every run; a 1-us model timed for a second makes a
+# million of them, which no plot needs and no JSON file should carry.
+MAX_SAMPLES = 2000
+
+
+def thin(times_ms: list[float], most: int = MAX_SAMPLES) -> list[float]:
+    """At most ``most`` of the per-run times, evenly strided (order kept, so drift stays visible)."""
+    step = max(1, -(-len(times_ms) // most))
+    return list(times_ms[::step])
+
+
 def summarize(times_ms: list[float]) -> dict[str, float | int]:
     """count/min/max/mean/std/p50/p90/p99 of per-run times in ms."""
     if not times_ms:
@@ -110,7 +121,7 @@ def run_in_process(runner: Runner, job: Job) -> JobResult:
                       "elapsed_s": welapsed}
         times, _ = run_loop(runner.invoke, s.runs, s.min_time, s.max_time)
         res.latency = summarize(times)
-        res.samples_ms = times
+        res.samples_ms = thin(times)
 
         # Parity pass: every golden sample through the full infer() path (copies included).
         collected: dict[str, list[np.ndarray]] = {}

@@ -133,6 +133,67 @@ def convert_cli(
 
 
 # ---------------------------------------------------------------------------------------------------------
+# validate
+
+
+@app.command("validate")
+def validate_cli(
+    folder: Annotated[Path, typer.Argument(help="The output folder of `edgekit convert` (holds manifest.json).")],
+    device: Annotated[str, typer.Option("--device", help="Where to run: cpu (more devices later).")] = "cpu",
+    artifact: Annotated[
+        list[str] | None, typer.Option("--artifact", "-a", help="Only this artifact id (repeatable). Default: all.")
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option("--threads", "-t", help="Runtime threads. Default: min(4, usable cores).")
+    ] = None,
+    runs: Annotated[int, typer.Option("--runs", help="Timed runs at least (benchmark_model rule).")] = 50,
+    warmup: Annotated[int, typer.Option("--warmup", help="Warm-up runs at least.")] = 5,
+    min_time: Annotated[float, typer.Option("--min-time", help="Keep timing at least this many seconds.")] = 1.0,
+    max_time: Annotated[float, typer.Option("--max-time", help="Stop each loop after this many seconds.")] = 30.0,
+    warmup_min_time: Annotated[
+        float, typer.Option("--warmup-min-time", help="Keep warming up at least this many seconds.")
+    ] = 0.25,
+    tol: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tol",
+            help="Tolerance override [SCOPE.]KEY=VALUE, SCOPE an artifact id or variant, KEY one of atol, rtol, "
+            "min_cosine, min_sqnr_db, min_top1, max_accuracy_drop; VALUE a number or none. Repeatable, e.g. "
+            "--tol tflite-int8.min_top1=0.8",
+        ),
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Folder for report.json/.md/.html. Default: FOLDER/report.")
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Seconds per runtime worker before it counts as hung.")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print report.json on stdout instead of the table.")] = False,
+) -> None:
+    """Run every artifact on its runtimes: parity against the source model's outputs, and latency.
+
+    Exit code 0 when every artifact passes, 1 when any fails, errors or was tampered with (or is
+    unavailable with CI=true), 2 for bad input."""
+    from edgekit.report import print_console
+    from edgekit.runtimes.base import BenchSettings
+    from edgekit.validate import ValidateOptions, validate
+
+    opts = ValidateOptions(
+        device=device,
+        artifacts=list(artifact or []) or None,
+        threads=threads,
+        bench=BenchSettings(runs=runs, warmup=warmup, min_time=min_time, max_time=max_time,
+                            warmup_min_time=warmup_min_time),
+        tolerances=list(tol or []),
+        report_dir=report,
+        timeout_s=timeout,
+    )
+    result = validate(folder, opts)
+    print_console(result, as_json=json_out)
+    raise typer.Exit(result["summary"]["exit_code"])
+
+
+# ---------------------------------------------------------------------------------------------------------
 # doctor
 
 

@@ -128,7 +128,8 @@ def output_metrics(ref: np.ndarray, cand: np.ndarray) -> dict[str, Any]:
     m["cosine"] = float(cos.min())
     noise = float((d**2).sum())
     signal = float((r**2).sum())
-    m["sqnr_db"] = SQNR_EXACT_DB if noise == 0 else float(min(SQNR_EXACT_DB, 10 * np.log10(max(signal, 1e-300) / noise)))
+    sqnr = SQNR_EXACT_DB if noise == 0 else 10 * np.log10(max(signal, 1e-300) / noise)
+    m["sqnr_db"] = float(min(SQNR_EXACT_DB, sqnr))
     if looks_like_classes(r):
         m["top1"] = float((r.argmax(axis=1) == c.argmax(axis=1)).mean())
     return m

@@ -12,14 +12,14 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from edgekit import __version__, manifest
-from edgekit.bench import check_settings
+from edgekit.bench import check_settings, thin
 from edgekit.compare import accuracy, compare, degenerate_warnings, parse_overrides, policy_for
 from edgekit.errors import EXIT_FAILED, EXIT_OK, InputError, ManifestError
 from edgekit.runtimes import FORMAT_RUNTIMES, unavailable_reason
@@ -185,7 +185,7 @@ def _run_one(art: manifest.Artifact, path: Path, runtime: str, device: Any, gold
         row.update(latency_ms=r.latency or None, load_ms=r.load_ms, first_ms=r.first_ms, warmup=r.warmup or None,
                    infer_ms=r.infer_ms, peak_rss_mb=r.peak_rss_mb, threads=r.threads, versions=r.versions)
         row["notes"] += r.notes
-        row["_samples_ms"] = r.samples_ms  # for the HTML plot; not written to report.json
+        row["_samples_ms"] = thin(r.samples_ms)  # for the HTML plot; not written to report.json
         if r.infer_ms is not None and r.latency.get("p50") is not None:
             row["overhead_ms"] = r.infer_ms - r.latency["p50"]
     if outcome.error or r is None or not Path(job.outputs_path).is_file():
@@ -217,6 +217,12 @@ def _run_one(art: manifest.Artifact, path: Path, runtime: str, device: Any, gold
     row["status"] = "pass" if parity.passed else "fail"
     row["reason"] = None if parity.passed else "; ".join(parity.failures)
     return row
+
+
+def _timed_ms(row: dict[str, Any]) -> float:
+    """Milliseconds spent inside the timed loops (warm-up and steady state) of one row."""
+    lat, warm = row["latency_ms"] or {}, row["warmup"] or {}
+    return lat.get("count", 0) * lat.get("mean", 0.0) + warm.get("count", 0) * (warm.get("mean_ms") or 0.0)
 
 
 def _default_timeout(s: BenchSettings, samples: int) -> float:
@@ -255,7 +261,11 @@ def validate(folder: Path | str, opts: ValidateOptions | None = None) -> dict[st
     for art in selected:
         manifest.safe_join(folder, art.path)
     golden = load_golden(folder, m)
-    warnings = [*m.warnings, *degenerate_warnings(golden.reference)]
+    # Validate's own warnings are printed loudly; convert's are kept in the report as they were written.
+    warnings = degenerate_warnings(golden.reference)
+    if (m.golden or {}).get("random"):
+        warnings.append("golden inputs are random noise: parity on noise is weaker evidence than on real "
+                        "inputs; re-run `edgekit convert --golden DATA`")
     source_acc = accuracy(golden.reference[m.outputs[0].name], golden.labels) if (
         golden.labels is not None and m.outputs) else None
 
@@ -286,12 +296,12 @@ def validate(folder: Path | str, opts: ValidateOptions | None = None) -> dict[st
     counts = {s: sum(r["status"] == s for r in rows) for s in STATUSES}
     bad = counts["fail"] + counts["error"] + counts["tampered"] + (counts["unavailable"] if ci else 0)
     wall = time.perf_counter() - t_start
-    timed = sum((r["latency_ms"] or {}).get("count", 0) * (r["latency_ms"] or {}).get("mean", 0.0) for r in rows)
+    timed = sum(_timed_ms(r) for r in rows)
     report: dict[str, Any] = {
         "schema": REPORT_SCHEMA,
         "tool": "edgekit validate",
         "edgekit_version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "folder": str(folder.resolve()),
         "model": m.source,
         "device": device.describe(),
@@ -302,6 +312,7 @@ def validate(folder: Path | str, opts: ValidateOptions | None = None) -> dict[st
         "golden": {"samples": golden.samples, "labels": golden.labels is not None,
                    "source": (m.golden or {}).get("source"), "source_accuracy": source_acc},
         "warnings": warnings,
+        "convert_warnings": list(m.warnings),
         "not_produced": not_produced,
         "summary": {**counts, "total": len(rows), "exit_code": EXIT_FAILED if bad else EXIT_OK,
                     "wall_s": wall, "timed_s": timed / 1e3},
