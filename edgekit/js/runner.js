@@ -259,6 +259,15 @@ function nowNs() {
   return process.hrtime.bigint();
 }
 
+// Set in main(); the timers that enforce it cannot fire while a synchronous loop runs, so loops check it.
+let deadlineNs = null;
+
+function checkDeadline(t) {
+  if (deadlineNs !== null && t > deadlineNs) {
+    throw new RunnerError('timeout', 'runner passed its deadline inside the timing loop; lower max_time or raise the timeout');
+  }
+}
+
 function runLoop(step, minRuns, minTime, maxTime) {
   // Keep running while (runs < N or elapsed < min_time) and elapsed <= max_time.
   const times = [];
@@ -266,7 +275,9 @@ function runLoop(step, minRuns, minTime, maxTime) {
   let elapsed = 0;
   while ((times.length < minRuns || elapsed < minTime) && elapsed <= maxTime) {
     times.push(step());
-    elapsed = Number(nowNs() - start) / 1e9;
+    const t = nowNs();
+    checkDeadline(t);
+    elapsed = Number(t - start) / 1e9;
   }
   return { times, elapsed };
 }
@@ -277,7 +288,9 @@ async function runLoopAsync(step, minRuns, minTime, maxTime) {
   let elapsed = 0;
   while ((times.length < minRuns || elapsed < minTime) && elapsed <= maxTime) {
     times.push(await step());
-    elapsed = Number(nowNs() - start) / 1e9;
+    const t = nowNs();
+    checkDeadline(t);
+    elapsed = Number(t - start) / 1e9;
   }
   return { times, elapsed };
 }
@@ -339,6 +352,7 @@ async function initBackend(backend, threads, notes) {
 
 async function main() {
   const job = readJob(process.argv[2]);
+  deadlineNs = nowNs() + BigInt(Math.round(job.deadline_s * 1e9));
   setTimeout(() => fail(new RunnerError('timeout', `runner passed its deadline of ${job.deadline_s} s`)),
     job.deadline_s * 1000).unref();
   if (os.endianness() !== 'LE') throw new RunnerError('runtime', 'the tensor exchange format is little-endian only');

@@ -1,0 +1,312 @@
+"""TF.js graph models in Node.js (wasm and cpu backends) through edgekit's own JS runner.
+
+The model runs in a ``node edgekit/js/runner.js JOB.json`` subprocess that loads, times and runs it
+(see the header of runner.js for the job format). This module only converts between ``.npz`` data
+and the runner's raw little-endian tensor files, starts the process with a timeout and reads back
+what it wrote. No TensorFlow, no tensorflowjs: validating a TF.js artifact needs Node and the
+packages pinned in edgekit/js/package-lock.json, nothing else.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgekit.errors import EdgekitError, InputError
+from edgekit.runtimes.base import Job, JobResult, Runner, load_npz
+
+JS_DIR = Path(__file__).resolve().parent.parent / "js"
+RUNNER_JS = JS_DIR / "runner.js"
+BACKENDS = ("wasm", "cpu")
+REQUIRED_PACKAGES = ("tfjs-core", "tfjs-converter", "tfjs-backend-cpu", "tfjs-backend-wasm")
+MIN_NODE_MAJOR = 18
+INSTALL_HINT = (
+    f"install Node.js >= {MIN_NODE_MAJOR} and run `make setup-js` (npm ci in {JS_DIR}); "
+    "set EDGEKIT_NODE to use a node binary that is not on PATH"
+)
+# Exit code 2 from runner.js: the job, the model files or the inputs cannot be used as given.
+_RUNNER_BAD_INPUT = 2
+
+
+def node_binary() -> str | None:
+    """The node executable: $EDGEKIT_NODE, else ``node`` on PATH."""
+    override = os.environ.get("EDGEKIT_NODE")
+    if override:
+        return override if Path(override).is_file() else None
+    return shutil.which("node")
+
+
+@functools.lru_cache(maxsize=4)
+def _node_version(node: str) -> str | None:
+    try:
+        proc = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return proc.stdout.strip().lstrip("v") if proc.returncode == 0 else None
+
+
+def _missing_packages() -> list[str]:
+    scope = JS_DIR / "node_modules" / "@tensorflow"
+    return [p for p in REQUIRED_PACKAGES if not (scope / p / "package.json").is_file()]
+
+
+def available() -> tuple[bool, str]:
+    """(True, node version) when TF.js in Node can run here, else (False, reason with the install hint)."""
+    node = node_binary()
+    if node is None:
+        where = f"EDGEKIT_NODE={os.environ['EDGEKIT_NODE']}" if os.environ.get("EDGEKIT_NODE") else "PATH"
+        return False, f"Node.js was not found on {where}: {INSTALL_HINT}"
+    version = _node_version(node)
+    if version is None:
+        return False, f"{node} --version failed: {INSTALL_HINT}"
+    try:
+        major = int(version.split(".")[0])
+    except ValueError:
+        major = 0
+    if major < MIN_NODE_MAJOR:
+        return False, f"Node.js {version} at {node} is too old: {INSTALL_HINT}"
+    missing = _missing_packages()
+    if missing:
+        return False, f"TF.js packages missing from {JS_DIR / 'node_modules'} ({', '.join(missing)}): {INSTALL_HINT}"
+    if not RUNNER_JS.is_file():
+        return False, f"{RUNNER_JS} is missing: reinstall edgekit"
+    return True, f"node {version}"
+
+
+@dataclass
+class TfjsResult:
+    """What one runner.js process measured and computed. Times in milliseconds."""
+
+    outputs: dict[str, np.ndarray]  # keyed by the requested output names, stacked over golden samples
+    stats: dict[str, Any]  # steady-state latency: count, min_ms, max_ms, mean_ms, std_ms, p50_ms, p90_ms, p99_ms
+    samples_ms: np.ndarray
+    backend: str
+    threads: int
+    load_ms: float
+    backend_init_ms: float
+    first_ms: float
+    warmup: dict[str, Any]
+    infer_ms: float | None
+    peak_rss_mb: float
+    versions: dict[str, str]
+    execute_mode: str
+    notes: list[str] = field(default_factory=list)
+
+
+def _wire_dtype(name: str, a: np.ndarray) -> np.dtype:
+    """TF.js tensors are float32, int32 or bool: pick the exchange dtype for a golden array."""
+    if np.issubdtype(a.dtype, np.floating):
+        return np.dtype("<f4")
+    if np.issubdtype(a.dtype, np.integer) or a.dtype == np.bool_:
+        if a.size and (a.min() < np.iinfo(np.int32).min or a.max() > np.iinfo(np.int32).max):
+            raise InputError(f"golden input {name!r} has values outside int32, which TF.js cannot hold. "
+                             f"Received: min={a.min()}, max={a.max()}")
+        return np.dtype("<i4")
+    raise InputError(f"golden input {name!r} has dtype {a.dtype}; TF.js takes float or integer inputs")
+
+
+def _order_inputs(golden: dict[str, np.ndarray], input_names: list[str]) -> list[np.ndarray]:
+    """Golden arrays in ``input_names`` order: by name when the keys are those names, else by position
+    (golden keys in signature order, ``input_names`` the artifact's names in that same order)."""
+    if set(golden) == set(input_names):
+        return [golden[n] for n in input_names]
+    if len(golden) != len(input_names):
+        raise InputError(f"{len(golden)} golden inputs ({', '.join(golden)}) for a model fed "
+                         f"{len(input_names)} inputs ({', '.join(input_names)}); they must match one to one")
+    return list(golden.values())
+
+
+def _runner_error(proc: subprocess.CompletedProcess[str], backend: str) -> EdgekitError:
+    """The one-line JSON error runner.js writes last on stderr, as a typed error."""
+    message = None
+    for line in reversed(proc.stderr.strip().splitlines()):
+        if line.startswith("{"):
+            try:
+                message = json.loads(line).get("error")
+            except json.JSONDecodeError:
+                pass
+            break
+    if message is None:  # killed by a signal or crashed before it could report
+        tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
+        message = f"node exited with code {proc.returncode}: {tail[0][:300]}"
+    cls = InputError if proc.returncode == _RUNNER_BAD_INPUT else EdgekitError
+    return cls(f"TF.js ({backend}) in Node: {message}")
+
+
+class TfjsNodeRunner(Runner):
+    """TF.js in Node.js; ``options["backend"]`` is ``wasm`` (default) or ``cpu``."""
+
+    runtime = "tfjs-node"
+    install_hint = INSTALL_HINT
+
+    @classmethod
+    def available(cls) -> tuple[bool, str]:
+        return available()
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        ok, reason = available()
+        return None if ok else reason
+
+    @classmethod
+    def versions(cls) -> dict[str, str]:
+        node = node_binary()
+        out = {"node": (_node_version(node) or "unknown") if node else "missing"}
+        try:
+            deps = json.loads((JS_DIR / "package.json").read_text(encoding="utf-8"))["dependencies"]
+            out.update({k.removeprefix("@tensorflow/"): v for k, v in deps.items()})
+        except (OSError, KeyError, json.JSONDecodeError):
+            pass
+        return out
+
+    # Runner's in-process methods: TF.js runs in its own Node process, so run_job is the entry point.
+    def open(self, job: Job) -> None:
+        raise EdgekitError("TfjsNodeRunner runs out of process: call run_job() or run()")
+
+    def infer(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        raise EdgekitError("TfjsNodeRunner runs out of process: call run_job() or run()")
+
+    def stage(self, feeds: dict[str, np.ndarray]) -> None:
+        raise EdgekitError("TfjsNodeRunner runs out of process: call run_job() or run()")
+
+    def invoke(self) -> None:
+        raise EdgekitError("TfjsNodeRunner runs out of process: call run_job() or run()")
+
+    def run(
+        self,
+        model_dir: Path,
+        golden_inputs: dict[str, np.ndarray],
+        input_names: list[str],
+        output_names: list[str],
+        backend: str | None = None,
+        threads: int = 1,
+        runs: int = 50,
+        warmup: int = 5,
+        min_time: float = 1.0,
+        max_time: float = 30.0,
+        timeout: float = 300.0,
+        warmup_min_time: float = 0.25,
+    ) -> TfjsResult:
+        """Run every golden sample (batch 1) and the benchmark_model latency loop in one node process.
+
+        ``input_names`` / ``output_names`` are model.json signature keys or tensor names (the manifest's
+        ``io_names``). Raises InputError for unusable model files or inputs, EdgekitError when Node or
+        the packages are missing, for runtime failures and for timeouts.
+        """
+        backend = backend or self.options.get("backend", "wasm")
+        if backend not in BACKENDS:
+            raise InputError(f"TF.js backend must be one of {', '.join(BACKENDS)}. Received: backend={backend!r}")
+        if threads < 1 or runs < 0 or warmup < 0 or min_time < 0 or max_time <= 0 or timeout <= 0:
+            raise InputError(f"bad latency settings. Received: threads={threads}, runs={runs}, warmup={warmup}, "
+                             f"min_time={min_time}, max_time={max_time}, timeout={timeout}")
+        ok, reason = available()
+        if not ok:
+            raise EdgekitError(f"TF.js in Node is unavailable: {reason}")
+        model_dir = Path(model_dir)
+        if model_dir.is_file() and model_dir.name == "model.json":
+            model_dir = model_dir.parent
+        arrays = _order_inputs(golden_inputs, input_names)
+
+        with tempfile.TemporaryDirectory(prefix="edgekit-tfjs-") as tmp:
+            work = Path(tmp)
+            out_dir = work / "out"
+            out_dir.mkdir()
+            inputs = []
+            for k, (name, a) in enumerate(zip(input_names, arrays, strict=True)):
+                a = np.asarray(a)
+                if a.ndim < 1 or a.shape[0] < 1:
+                    raise InputError(f"golden input {name!r} needs a leading sample axis. Received: shape={a.shape}")
+                wire = np.ascontiguousarray(a, dtype=_wire_dtype(name, a))
+                path = work / f"input_{k}.bin"
+                wire.tofile(path)
+                inputs.append({"name": name, "dtype": "float32" if wire.dtype.kind == "f" else "int32",
+                               "shape": list(wire.shape), "file": str(path)})
+            job = {
+                "model_dir": str(model_dir.resolve()), "backend": backend, "threads": threads,
+                "inputs": inputs, "output_names": list(output_names),
+                "runs": runs, "warmup": warmup, "min_time": min_time, "max_time": max_time,
+                "warmup_min_time": warmup_min_time, "out_dir": str(out_dir),
+                # Let node report its own timeout a little before we kill it, so the reason is readable.
+                "deadline_s": max(1.0, timeout - 2.0),
+            }
+            job_path = work / "job.json"
+            job_path.write_text(json.dumps(job), encoding="utf-8")
+            node = node_binary() or "node"  # available() found it a moment ago
+            try:
+                proc = subprocess.run(
+                    [node, str(RUNNER_JS), str(job_path)],
+                    cwd=JS_DIR, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                    timeout=timeout, check=False,
+                )
+            except subprocess.TimeoutExpired as e:
+                raise EdgekitError(f"TF.js ({backend}) in Node did not finish within {timeout:g} s; "
+                                   "raise the timeout or lower --max-time") from e
+            if proc.returncode != 0:
+                raise _runner_error(proc, backend)
+            try:
+                result = json.loads((out_dir / "result.json").read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as e:
+                raise EdgekitError(f"TF.js ({backend}) in Node exited 0 but left no readable result ({e})") from e
+            outputs = {}
+            for o in result["outputs"]:
+                dtype = "<f4" if o["dtype"] == "float32" else "<i4"
+                outputs[o["name"]] = np.fromfile(o["file"], dtype=dtype).reshape(o["shape"])
+            samples = np.fromfile(result["samples_file"], dtype="<f8")
+
+        return TfjsResult(
+            outputs=outputs, stats=result["latency"], samples_ms=samples, backend=backend,
+            threads=int(result["threads"]), load_ms=result["load_ms"], backend_init_ms=result["backend_init_ms"],
+            first_ms=result["first_ms"], warmup=result["warmup"], infer_ms=result.get("infer_ms"),
+            peak_rss_mb=result["peak_rss_mb"], versions=result["versions"], execute_mode=result["execute_mode"],
+            notes=list(result.get("notes") or []),
+        )
+
+    def run_job(self, job: Job) -> JobResult:
+        """The worker entry point: translate a Job into run() and its result into the job's files."""
+        from edgekit.bench import summarize
+
+        art = job.artifact_record
+        sig_in = [s.name for s in job.input_specs]
+        sig_out = [s.name for s in job.output_specs]
+        # io_names: the artifact's own tensor names in signature order; absent means the same names.
+        io = art.io_names or {}
+        in_names = list(io.get("inputs") or sig_in)
+        out_names = list(io.get("outputs") or sig_out)
+        if len(in_names) != len(sig_in) or len(out_names) != len(sig_out):
+            raise InputError(f"artifact {art.id}: io_names {io} do not pair one to one with the signature "
+                             f"inputs {sig_in} and outputs {sig_out}; re-run `edgekit convert`")
+        feeds = load_npz(job.feeds_path)
+        missing = [n for n in sig_in if n not in feeds]
+        if missing:
+            raise InputError(f"golden inputs lack {', '.join(missing)}; they hold {', '.join(feeds) or 'nothing'}")
+        s = job.bench
+        n = len(feeds[sig_in[0]]) if sig_in else 0
+        # Loading, both loops (each bounded by max_time) and the golden pass, with room for slow disks.
+        timeout = float(self.options.get("timeout_s", 120.0 + 2 * s.max_time + 0.5 * n))
+        r = self.run(
+            Path(job.artifact_path), {name: feeds[sig] for name, sig in zip(in_names, sig_in, strict=True)},
+            in_names, out_names, threads=job.threads, runs=s.runs, warmup=s.warmup, min_time=s.min_time,
+            max_time=s.max_time, warmup_min_time=s.warmup_min_time, timeout=timeout,
+        )
+        np.savez(job.outputs_path, **{sig: r.outputs[name] for name, sig in zip(out_names, sig_out, strict=True)})
+        versions = {k: str(v) for k, v in r.versions.items()}
+        notes = list(r.notes)
+        notes.append(f"load_ms includes {r.backend_init_ms:.1f} ms of {r.backend} backend start-up; "
+                     f"model.json + weights: {r.load_ms:.1f} ms")
+        if r.execute_mode != "execute":
+            notes.append(f"timed with model.{r.execute_mode}")
+        return JobResult(
+            runtime=job.runtime, versions=versions, threads=r.threads,
+            load_ms=r.backend_init_ms + r.load_ms, first_ms=r.first_ms, warmup=r.warmup,
+            latency=summarize(r.samples_ms.tolist()), samples_ms=r.samples_ms.tolist(), infer_ms=r.infer_ms,
+            peak_rss_mb=r.peak_rss_mb, notes=notes,
+        )
