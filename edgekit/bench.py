@@ -84,7 +84,15 @@ def summarize(times_ms: list[float]) -> dict[str, float | int]:
 
 
 def peak_rss_mb() -> float | None:
-    """Peak resident set size of this process (ru_maxrss is KiB on Linux, bytes on macOS)."""
+    """Peak resident set size of this process in MiB.
+
+    Linux: VmHWM from /proc/self/status, because ru_maxrss survives exec: a worker forked from a large
+    parent (a test process holding TensorFlow) would report the parent's peak as its own.
+    Elsewhere: ru_maxrss (KiB on Linux, bytes on macOS)."""
+    status = _read("/proc/self/status")
+    for line in (status or "").splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     try:
         import resource
     except ImportError:  # Windows

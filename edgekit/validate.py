@@ -202,7 +202,7 @@ def _run_one(art: manifest.Artifact, path: Path, runtime: str, device: Any, gold
     qout = quant_params(art, "outputs")
     cand = {n: dequantize(v, qout[n]) if n in qout else v for n, v in raw.items()}
     tol = policy_for(art.id, art.variant, overrides)
-    parity = compare(golden.reference, cand, tol)
+    parity = compare(golden.reference, cand, tol, resolution={n: q.scale for n, q in qout.items()})
     pd = parity.to_dict()
     if golden.labels is not None and m.outputs:
         first = m.outputs[0].name

@@ -118,3 +118,21 @@ def test_quantize_rounds_and_clips_and_dequantize_inverts() -> None:
     assert dequantize(qx, q).tolist() == pytest.approx([0.0, 0.0, 0.5, 65.0, -62.5])
     u = QuantParams(name="y", dtype="uint8", scale=1 / 255, zero_point=0)
     assert quantize(np.array([-1.0, 0.5, 2.0]), u).tolist() == [0, 128, 255]
+
+
+def test_near_ties_do_not_count_for_top1_but_decisions_do() -> None:
+    ref = np.array([[0.50, 0.49, 0.01], [0.9, 0.05, 0.05], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]])
+    tie_flipped = ref.copy()
+    tie_flipped[0] = [0.49, 0.50, 0.01]  # the source model had not decided between class 0 and 1
+    res = compare({"y": ref}, {"y": tie_flipped}, DEFAULT_POLICY["int8"])
+    out = res.outputs["y"]
+    assert out["top1"] == pytest.approx(0.75) and out["decisive"] == 3 and out["top1_decisive"] == 1.0
+    assert res.passed
+    decision_flipped = ref.copy()
+    decision_flipped[1] = [0.05, 0.9, 0.05]  # a clear decision changed: counts
+    res = compare({"y": ref}, {"y": decision_flipped}, DEFAULT_POLICY["int8"])
+    assert res.outputs["y"]["top1_decisive"] == pytest.approx(2 / 3) and not res.passed
+    # Two steps of an int8 output are unresolvable: a 0.01 gap is a tie at scale 1/128.
+    ref2 = np.array([[0.40, 0.39, 0.21], [0.9, 0.05, 0.05]])
+    m = compare({"y": ref2}, {"y": ref2}, DEFAULT_POLICY["int8"], resolution={"y": 1 / 128}).outputs["y"]
+    assert m["decisive"] == 1
