@@ -5,15 +5,17 @@ Nothing heavy is imported at module level: ``edgekit --help`` must stay fast (se
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from edgekit import __version__
-from edgekit.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EdgekitError
+from edgekit.errors import EXIT_INTERRUPTED, EdgekitError
 
 app = typer.Typer(
     name="edgekit",
@@ -22,6 +24,37 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def cli_errors(fn: F) -> F:
+    """Turn EdgekitError into one line on stderr and its documented exit code (EDGEKIT_DEBUG=1: traceback).
+
+    Applied to every command so Typer's CliRunner and ``main()`` behave the same.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except EdgekitError as e:
+            if _debug():
+                raise
+            typer.echo(f"edgekit: error: {e}", err=True)
+            raise typer.Exit(e.exit_code) from None
+        except KeyboardInterrupt:
+            if _debug():
+                raise
+            typer.echo("edgekit: interrupted; nothing was left half-written", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _debug() -> bool:
+    return os.environ.get("EDGEKIT_DEBUG", "") not in ("", "0")
 
 
 def _version_callback(value: bool) -> None:
@@ -49,8 +82,11 @@ FORMATS_HELP = (
 
 
 @app.command("convert")
+@cli_errors
 def convert_cli(
-    model: Annotated[Path, typer.Argument(help="A Keras 3 .keras file, a legacy .h5 file or a SavedModel folder.")],
+    model: Annotated[
+        Path, typer.Argument(metavar="MODEL", help="A Keras 3 .keras file, a legacy .h5 file or a SavedModel folder.")
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (created; must be empty unless --force).")],
     formats: Annotated[str, typer.Option("--formats", "-f", help=FORMATS_HELP)] = "all",
     calibration: Annotated[
@@ -198,50 +234,34 @@ def validate_cli(
 
 
 @app.command("doctor")
+@cli_errors
 def doctor_cli(
     json_out: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
 ) -> None:
     """Print converter and runtime versions, flag ones outside the known-good set, list optional components."""
-    from edgekit.doctor import print_doctor, run_doctor
+    from edgekit.doctor import CORE, print_doctor, run_doctor
+    from edgekit.errors import MissingDependency
 
     report = run_doctor()
     print_doctor(report, as_json=json_out)
+    missing_core = [p.name for p in report.packages if p.state == "missing" and p.name in CORE]
+    if missing_core:
+        raise MissingDependency(", ".join(missing_core), "run `make setup`")
 
 
 # ---------------------------------------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the Typer app, turn EdgekitError into one line on stderr and its exit code."""
-    debug = os.environ.get("EDGEKIT_DEBUG", "") not in ("", "0")
+    """Entry point. Typer runs in standalone mode (usage errors exit 2, --help exits 0); every command is
+    wrapped by ``cli_errors``; this catches what escapes a command (e.g. errors raised in callbacks)."""
     try:
-        rc = app(args=argv, standalone_mode=False)
+        app(args=argv)
     except EdgekitError as e:
-        if debug:
+        if _debug():
             raise
         sys.stderr.write(f"edgekit: error: {e}\n")
         sys.exit(e.exit_code)
-    except KeyboardInterrupt:
-        if debug:
-            raise
-        sys.stderr.write("edgekit: interrupted; nothing was left half-written\n")
-        sys.exit(EXIT_INTERRUPTED)
-    except typer.Exit as e:
-        sys.exit(e.exit_code)
-    except _click_exceptions() as e:  # usage errors: bad option values, missing arguments
-        e.show()
-        sys.exit(EXIT_BAD_INPUT)
-    except typer.Abort:
-        sys.stderr.write("edgekit: aborted\n")
-        sys.exit(EXIT_INTERRUPTED)
-    # With standalone_mode=False click returns the exit code of typer.Exit instead of raising it.
-    sys.exit(rc if isinstance(rc, int) else 0)
-
-
-def _click_exceptions() -> type[Exception]:
-    import click
-
-    return click.ClickException
 
 
 if __name__ == "__main__":

@@ -1,0 +1,186 @@
+"""``edgekit doctor``: what is installed, whether it matches the known-good set, which optional parts exist.
+
+Reads package metadata only (no TensorFlow import), so it answers in well under a second.
+"""
+
+from __future__ import annotations
+
+import ctypes.util
+import json
+import platform
+import re
+import shutil
+import subprocess
+from dataclasses import asdict, dataclass, field
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any
+
+# What each package is for, in the order shown.
+PACKAGES = {
+    "tensorflow": "convert (SavedModel, TFLite converter), SavedModel runtime",
+    "keras": "loading .keras models",
+    "tf-keras": "required by tensorflowjs; fused LSTM lowering",
+    "tensorflowjs": "TF.js converter",
+    "tf2onnx": "ONNX converter",
+    "onnx": "ONNX model format",
+    "onnxruntime": "ONNX runtime",
+    "ai-edge-litert": "LiteRT (TFLite) runtime",
+    "tflite-runtime": "legacy TFLite runtime (optional)",
+    "numpy": "arrays",
+    "protobuf": "model formats",
+    "typer": "CLI",
+    "rich": "console output",
+}
+CORE = {"numpy", "typer", "rich"}
+OPTIONAL = {"tflite-runtime"}
+
+
+@dataclass
+class PackageStatus:
+    name: str
+    purpose: str
+    installed: str | None
+    known_good: str | None
+
+    @property
+    def state(self) -> str:
+        if self.installed is None:
+            return "not installed (optional)" if self.name in OPTIONAL else "missing"
+        if self.known_good is None or self.installed == self.known_good:
+            return "ok"
+        return "differs"
+
+
+@dataclass
+class Component:
+    name: str
+    present: bool
+    detail: str
+    hint: str = ""
+
+
+@dataclass
+class DoctorReport:
+    python: str
+    platform: str
+    packages: list[PackageStatus] = field(default_factory=list)
+    components: list[Component] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "python": self.python,
+            "platform": self.platform,
+            "packages": [asdict(p) | {"state": p.state} for p in self.packages],
+            "components": [asdict(c) for c in self.components],
+        }
+
+
+def known_good() -> dict[str, str]:
+    """Pins from the constraints file that ships with edgekit (the same file `make setup` uses)."""
+    text = resources.files("edgekit").joinpath("data/constraints.txt").read_text(encoding="utf-8")
+    pins = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        m = re.fullmatch(r"([A-Za-z0-9_.\-]+)==([^\s;]+)", line)
+        if m:
+            pins[_norm(m.group(1))] = m.group(2)
+    return pins
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _run_version(cmd: list[str]) -> str:
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"present, but `{' '.join(cmd)}` failed: {e}"
+    text = (res.stdout or res.stderr).strip().splitlines()
+    return text[0] if text else "present"
+
+
+def _js_dir() -> Path:
+    return Path(str(resources.files("edgekit").joinpath("js")))
+
+
+def _components() -> list[Component]:
+    comps = []
+    node = shutil.which("node")
+    comps.append(Component("node", node is not None, _run_version([node, "--version"]) if node else "not found",
+                           "" if node else "apt-get install nodejs npm (TF.js validation)"))
+    modules = _js_dir() / "node_modules" / "@tensorflow"
+    pkgs = []
+    if modules.is_dir():
+        for p in sorted(modules.iterdir()):
+            pj = p / "package.json"
+            if pj.is_file():
+                pkgs.append(f"{p.name}@{json.loads(pj.read_text()).get('version', '?')}")
+    comps.append(Component("tfjs npm packages", bool(pkgs), ", ".join(pkgs) or "not installed",
+                           "" if pkgs else "make setup-js (npm ci in edgekit/js)"))
+    chromium = next((shutil.which(c) for c in ("chromium", "chromium-browser", "google-chrome")
+                     if shutil.which(c)), None)
+    comps.append(Component("chromium", chromium is not None, chromium or "not found",
+                           "" if chromium else "apt-get install chromium (browser validation)"))
+    for tool, hint in (("ssh", "apt-get install openssh-client (--device rpi)"),
+                       ("sshd", "apt-get install openssh-server (SSH device tests)")):
+        path = shutil.which(tool) or (f"/usr/sbin/{tool}" if Path(f"/usr/sbin/{tool}").exists() else None)
+        comps.append(Component(tool, path is not None, path or "not found", "" if path else hint))
+    etc = shutil.which("edgetpu_compiler")
+    comps.append(Component("edgetpu_compiler", etc is not None,
+                           _run_version([etc, "--version"]) if etc else "not found",
+                           "" if etc else "Coral's edgetpu-compiler package (x86-64 Debian/Ubuntu)"))
+    lib = ctypes.util.find_library("edgetpu")
+    comps.append(Component("libedgetpu", lib is not None, lib or "not found",
+                           "" if lib else "Coral's libedgetpu1-std package and an Edge TPU device"))
+    gpu = [p for p in ("/dev/nvidia0", "/dev/dri/renderD128") if Path(p).exists()]
+    smi = shutil.which("nvidia-smi")
+    detail = ", ".join(gpu) if gpu else "no GPU device node"
+    if smi:
+        detail += "; " + _run_version([smi, "--query-gpu=name,driver_version", "--format=csv,noheader"])
+    comps.append(Component("GPU", bool(gpu), detail, "" if gpu else "validation falls back to CPU"))
+    return comps
+
+
+def run_doctor() -> DoctorReport:
+    pins = known_good()
+    report = DoctorReport(python=platform.python_version(), platform=platform.platform())
+    for name, purpose in PACKAGES.items():
+        report.packages.append(PackageStatus(name, purpose, _version(name), pins.get(_norm(name))))
+    report.components = _components()
+    return report
+
+
+def print_doctor(report: DoctorReport, as_json: bool = False) -> None:
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(f"python {report.python} on {report.platform}")
+    t = Table(title="converters and runtimes")
+    for col in ("package", "installed", "known-good", "state", "used for"):
+        t.add_column(col)
+    for p in report.packages:
+        style = {"ok": "green", "differs": "yellow", "missing": "red"}.get(p.state, "dim")
+        t.add_row(p.name, p.installed or "-", p.known_good or "-", f"[{style}]{p.state}[/]", p.purpose)
+    console.print(t)
+    c = Table(title="optional components")
+    for col in ("component", "present", "detail", "to add it"):
+        c.add_column(col)
+    for comp in report.components:
+        c.add_row(comp.name, "[green]yes[/]" if comp.present else "[yellow]no[/]", comp.detail, comp.hint)
+    console.print(c)
+    differs = [p.name for p in report.packages if p.state == "differs"]
+    if differs:
+        console.print(f"[yellow]outside the known-good set:[/] {', '.join(differs)} (reinstall with `make setup`)")
