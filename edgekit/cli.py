@@ -173,6 +173,7 @@ def convert_cli(
 
 
 @app.command("validate")
+@cli_errors
 def validate_cli(
     folder: Annotated[Path, typer.Argument(help="The output folder of `edgekit convert` (holds manifest.json).")],
     device: Annotated[str, typer.Option("--device", help="Where to run: cpu (more devices later).")] = "cpu",

@@ -121,6 +121,8 @@ def _check_out(out: Path, force: bool, protected: list[Path]) -> None:
     probe = parent
     while not probe.exists():
         probe = probe.parent
+    if not probe.is_dir():
+        raise InputError(f"cannot write --out {out}: {probe} is a file, not a folder; choose another --out")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise InputError(f"cannot write in {probe} (permission denied); choose a writable --out")
 

@@ -1,0 +1,203 @@
+"""Bad input to `edgekit convert`: one line, exit code 2, no traceback, nothing lost or half-written."""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from edgekit.cli import app
+
+runner = CliRunner()
+
+
+def _invoke(*args: str):
+    return runner.invoke(app, ["convert", *args])
+
+
+def _assert_bad_input(res, *fragments: str) -> None:
+    assert res.exit_code == 2, res.output
+    lines = [ln for ln in res.output.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("edgekit: error: "), res.output
+    assert "Traceback" not in res.output
+    for f in fragments:
+        assert f in res.output, (f, res.output)
+
+
+def _no_leftovers(parent: Path) -> None:
+    assert not [p.name for p in parent.iterdir() if ".edgekit-tmp-" in p.name or ".edgekit-old-" in p.name]
+
+
+def test_missing_model(tmp_path):
+    _assert_bad_input(_invoke(str(tmp_path / "nope.keras"), "--out", str(tmp_path / "o")), "does not exist")
+    assert not (tmp_path / "o").exists()
+
+
+def test_not_a_model(tmp_path):
+    p = tmp_path / "notes.txt"
+    p.write_text("hello")
+    _assert_bad_input(_invoke(str(p), "--out", str(tmp_path / "o"), "--formats", "onnx"), "not a model")
+    d = tmp_path / "folder"
+    d.mkdir()
+    _assert_bad_input(_invoke(str(d), "--out", str(tmp_path / "o"), "--formats", "onnx"), "not a SavedModel")
+
+
+def test_corrupt_keras(tmp_path, mlp_path):
+    bad = tmp_path / "cut.keras"
+    bad.write_bytes(mlp_path.read_bytes()[:300])
+    _assert_bad_input(_invoke(str(bad), "--out", str(tmp_path / "o"), "--formats", "onnx"), "not a valid .keras")
+    # A zip that holds garbage in place of the weights: Keras itself fails to load it.
+    import zipfile
+
+    worse = tmp_path / "garbage.keras"
+    with zipfile.ZipFile(mlp_path) as src, zipfile.ZipFile(worse, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            dst.writestr(item, data if item.filename == "config.json" else b"\0" * 64)
+    _assert_bad_input(_invoke(str(worse), "--out", str(tmp_path / "o"), "--formats", "onnx"),
+                      "cannot load", "Keras")
+    assert not (tmp_path / "o").exists()
+    _no_leftovers(tmp_path)
+
+
+def test_int8_without_calibration_is_refused_before_any_work(tmp_path, mlp_path):
+    _assert_bad_input(_invoke(str(mlp_path), "--out", str(tmp_path / "o")), "--calibration")
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    "array, fragment",
+    [
+        (np.zeros((10, 5), np.float32), "sample shape [5]"),
+        (np.array([["a"] * 8] * 4), "not a number type"),
+        (np.zeros((0, 8), np.float32), "empty"),
+        (np.full((10, 8), np.nan, np.float32), "NaN/Inf"),
+    ],
+    ids=["shape", "dtype", "empty", "nan"],
+)
+def test_bad_calibration(tmp_path, mlp_path, array, fragment):
+    cal = tmp_path / "cal.npy"
+    np.save(cal, array)
+    _assert_bad_input(_invoke(str(mlp_path), "--out", str(tmp_path / "o"), "--formats", "tflite-int8",
+                              "--calibration", str(cal)), fragment)
+    assert not (tmp_path / "o").exists()
+    _no_leftovers(tmp_path)
+
+
+def test_pickled_calibration_is_never_loaded(tmp_path, mlp_path):
+    cal = tmp_path / "cal.npy"
+    np.save(cal, np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    _assert_bad_input(_invoke(str(mlp_path), "--out", str(tmp_path / "o"), "--formats", "tflite-int8",
+                              "--calibration", str(cal)), "not a readable .npy")
+
+
+def test_existing_output_needs_force_and_force_replaces(tmp_path, mlp_path, mlp_calibration):
+    out = tmp_path / "o"
+    out.mkdir()
+    keep = out / "precious.txt"
+    keep.write_text("mine")
+    _assert_bad_input(_invoke(str(mlp_path), "--out", str(out), "--formats", "onnx"), "--force")
+    assert keep.read_text() == "mine"
+    res = _invoke(str(mlp_path), "--out", str(out), "--formats", "onnx", "--golden", str(mlp_calibration),
+                  "--force", "--quiet")
+    assert res.exit_code == 0, res.output
+    assert not keep.exists() and (out / "manifest.json").is_file() and (out / "model.onnx").is_file()
+    _no_leftovers(tmp_path)
+
+
+def test_force_refuses_to_delete_the_input(tmp_path, mlp_path):
+    out = tmp_path / "o"
+    out.mkdir()
+    inside = out / "model.keras"
+    inside.write_bytes(mlp_path.read_bytes())
+    _assert_bad_input(_invoke(str(inside), "--out", str(out), "--formats", "onnx", "--force"), "contains the input")
+    assert inside.read_bytes() == mlp_path.read_bytes()
+
+
+def test_output_is_a_file(tmp_path, mlp_path):
+    f = tmp_path / "o"
+    f.write_text("x")
+    _assert_bad_input(_invoke(str(mlp_path), "--out", str(f), "--formats", "onnx"), "is a file")
+
+
+@pytest.mark.parametrize("option, value, fragment", [
+    ("--formats", "tflite,coreml", "unknown format 'coreml'"),
+    ("--int8-io", "int4", "--int8-io"),
+    ("--tfjs-quantize", "int2", "--tfjs-quantize"),
+    ("--opset", "3", "--opset"),
+    ("--input-shape", "1,x,3", "--input-shape"),
+])
+def test_bad_options(tmp_path, mlp_path, option, value, fragment):
+    # --formats onnx first so only the option under test is wrong (a repeated --formats: the last wins).
+    _assert_bad_input(_invoke(str(mlp_path), "--out", str(tmp_path / "o"), "--formats", "onnx", option, value),
+                      fragment)
+
+
+def test_disk_full_leaves_nothing_behind(tmp_path, mlp_path, mlp_calibration, monkeypatch):
+    """A write failing with ENOSPC mid-run: a clear error, no DIR, no temporary sibling; an old DIR survives."""
+    from edgekit import convert as conv
+
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "old.txt").write_text("previous run")
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(conv.np, "savez", full)
+    res = _invoke(str(mlp_path), "--out", str(out), "--formats", "onnx", "--golden", str(mlp_calibration), "--force")
+    _assert_bad_input(res, "no space left")
+    assert (out / "old.txt").read_text() == "previous run" and len(list(out.iterdir())) == 1
+    _no_leftovers(tmp_path)
+
+
+def test_interrupt_leaves_no_folder(tmp_path, mlp_path, mlp_calibration, monkeypatch):
+    from edgekit.formats import onnx
+
+    def interrupted(ctx, target):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(onnx, "convert", interrupted)
+    res = _invoke(str(mlp_path), "--out", str(tmp_path / "o"), "--formats", "onnx", "--golden", str(mlp_calibration))
+    assert res.exit_code == 130 and "interrupted" in res.output
+    assert not (tmp_path / "o").exists()
+    _no_leftovers(tmp_path)
+
+
+def test_unwritable_output(tmp_path, mlp_path):
+    # As root every directory is writable; a path under a regular file cannot be created by anyone.
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    _assert_bad_input(_invoke(str(mlp_path), "--out", str(blocker / "sub" / "o"), "--formats", "onnx"),
+                      "cannot write", "is a file")
+
+
+def test_help_does_not_import_tensorflow():
+    code = ("import sys; from edgekit.cli import main\n"
+            "try:\n    main(['convert', '--help'])\nexcept SystemExit:\n    pass\n"
+            "mods = ('tensorflow', 'keras', 'tensorflowjs', 'tf2onnx', 'onnxruntime')\n"
+            "heavy = [m for m in mods if m in sys.modules]\n"
+            "print('HEAVY=' + ','.join(heavy))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "COLUMNS": "100"})
+    assert res.returncode == 0, res.stderr
+    assert "HEAVY=\n" in res.stdout or res.stdout.strip().endswith("HEAVY="), res.stdout[-300:]
+    assert "--calibration" in res.stdout
+
+
+def test_debug_shows_traceback(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "edgekit", "convert", str(tmp_path / "missing.keras"), "--out",
+                          str(tmp_path / "o")], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "EDGEKIT_DEBUG": "1"})
+    assert res.returncode != 0 and "Traceback" in res.stderr and "InputError" in res.stderr
+    res = subprocess.run([sys.executable, "-m", "edgekit", "convert", str(tmp_path / "missing.keras"), "--out",
+                          str(tmp_path / "o")], capture_output=True, text=True, timeout=60,
+                         env={k: v for k, v in os.environ.items() if k != "EDGEKIT_DEBUG"})
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.stderr.strip().count("\n") == 0
