@@ -321,6 +321,18 @@ function summarize(times) {
   };
 }
 
+function peakRssMb() {
+  // On Linux ru_maxrss survives execve: a node started by a 1 GB Python (vfork + exec) would report
+  // the parent's 1 GB. VmHWM belongs to this process's own address space, so prefer it.
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) / 1024;
+  } catch (e) {
+    // not Linux: fall through
+  }
+  return process.resourceUsage().maxRSS / 1024; // KiB
+}
+
 // ------------------------------------------------------------------------------------------------
 // Main
 
@@ -509,8 +521,7 @@ async function main() {
     elapsed_s: measured.elapsed,
     samples_file: samplesFile,
     outputs,
-    // resourceUsage().maxRSS is in kilobytes (KiB on Linux).
-    peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+    peak_rss_mb: peakRssMb(),
     versions: {
       node: process.versions.node,
       v8: process.versions.v8,
