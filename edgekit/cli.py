@@ -195,7 +195,8 @@ def validate_cli(
         typer.Option(
             "--tol",
             help="Tolerance override [SCOPE.]KEY=VALUE, SCOPE an artifact id or variant, KEY one of atol, rtol, "
-            "min_cosine, min_sqnr_db, min_top1, max_accuracy_drop; VALUE a number or none. Repeatable, e.g. "
+            "min_cosine, min_sqnr_db, min_top1, top1_margin, max_accuracy_drop; VALUE a number or none (see "
+            "docs/report.md). Repeatable, e.g. "
             "--tol tflite-int8.min_top1=0.8",
         ),
     ] = None,
