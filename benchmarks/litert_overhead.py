@@ -108,12 +108,12 @@ def run_tool(model: Path, work: Path, threads: int, runs: int, warmup: int) -> f
     return float(json.loads(out.read_text())["latency"]["median_ms"])
 
 
-def write_section(md: Path, body: str) -> None:
-    """Replace (or append) this script's section of BENCHMARKS.md; other sections stay as they are."""
+def write_section(md: Path, body: str, section: str = SECTION) -> None:
+    """Replace (or append) one script's section of BENCHMARKS.md; other sections stay as they are."""
     text = md.read_text(encoding="utf-8") if md.exists() else "# edgekit benchmarks\n"
-    start = text.find(SECTION)
+    start = text.find(section)
     if start >= 0:
-        nxt = text.find("\n## ", start + len(SECTION))
+        nxt = text.find("\n## ", start + len(section))
         text = text[:start] + body + (text[nxt + 1:] if nxt >= 0 else "")
     else:
         text = text.rstrip("\n") + "\n\n" + body
