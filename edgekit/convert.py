@@ -249,12 +249,12 @@ def _build(model: Path, kind: str, staging: Path, opts: ConvertOptions, targets:
     source, loaded = src.load(model, kind, input_shapes)
     sm_dir = staging / TARGETS["saved_model"].path
     src.export_saved_model(source, loaded, sm_dir)
-    _, sig_fn, sig_inputs, sig_outputs = src.saved_model_signature(sm_dir)
+    sig_inputs, sig_outputs = src.saved_model_signature(sm_dir)
     sig_outputs = sorted(sig_outputs, key=lambda t: _natural_key(t.name))
     warnings: list[str] = []
 
     calib, golden = _datasets(opts, sig_inputs, warnings)
-    reference = _reference_outputs(source, loaded, sig_fn, sig_inputs, sig_outputs, golden.arrays)
+    reference = _reference_outputs(source, loaded, sig_inputs, sig_outputs, golden.arrays)
     if labels is not None and len(sig_outputs) == 1 and sig_outputs[0].shape[-1] not in (None, len(labels)):
         raise InputError(f"--labels has {len(labels)} labels but the model's output has "
                          f"{sig_outputs[0].shape[-1]} classes")
@@ -328,13 +328,13 @@ def _datasets(opts: ConvertOptions, inputs: list[mf.TensorSpec], warnings: list[
     return calib, golden
 
 
-def _reference_outputs(source: Any, loaded: Any, sig_fn: Any, inputs: list[mf.TensorSpec],
-                       outputs: list[mf.TensorSpec], arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _reference_outputs(source: Any, loaded: Any, inputs: list[mf.TensorSpec], outputs: list[mf.TensorSpec],
+                       arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The SOURCE model's outputs on the golden inputs (the Keras model itself when there is one)."""
     from edgekit.source import run_signature
 
     if source.keras_model is None:
-        return run_signature(sig_fn, inputs, outputs, arrays)
+        return run_signature(loaded.signatures["serving_default"], inputs, outputs, arrays)
     model = source.keras_model
     feed: Any = [arrays[t.name] for t in inputs]
     if len(feed) == 1:
@@ -343,9 +343,15 @@ def _reference_outputs(source: Any, loaded: Any, sig_fn: Any, inputs: list[mf.Te
         # Keras' own input order, matched by name.
         order = [t.name.split(":")[0] for t in model.inputs]
         feed = [arrays[n] for n in order]
-    res = model.predict(feed, batch_size=32, verbose=0)
-    res_list = list(res.values()) if isinstance(res, dict) else (list(res) if isinstance(res, list | tuple)
-                                                                 else [res])
+    # Eager calls in inference mode: model.predict would trace a tf.function first, for nothing.
+    n = next(iter(arrays.values())).shape[0]
+    chunks: list[list[np.ndarray]] = []
+    for i in range(0, n, 32):
+        part = [f[i:i + 32] for f in feed] if isinstance(feed, list) else feed[i:i + 32]
+        res = model(part, training=False)
+        res = list(res.values()) if isinstance(res, dict) else (list(res) if isinstance(res, list | tuple) else [res])
+        chunks.append([np.asarray(r) for r in res])
+    res_list = [np.concatenate(parts, axis=0) for parts in zip(*chunks, strict=True)]
     if len(res_list) != len(outputs):
         raise ConversionError(f"the Keras model returned {len(res_list)} outputs but its export has {len(outputs)}")
     return {o.name: np.asarray(r) for o, r in zip(outputs, res_list, strict=True)}
@@ -385,7 +391,9 @@ def _run_targets(ctx: Context, targets: list[Target], notify: ProgressHook) -> l
 
     results: dict[str, mf.Artifact] = {}
     serial = [t for t in targets if not t.threadable]
-    parallel = [t for t in targets if t.threadable]
+    # Longest first, so the pool's last job is a short one (int8 calibrates; tflite-float32 is quickest).
+    cost = {"tflite-int8": 0, "tflite-dynamic": 1, "tflite-float16": 2, "tfjs": 3, "onnx": 4}
+    parallel = sorted((t for t in targets if t.threadable), key=lambda t: cost.get(t.id, 9))
     for t in serial:
         results[t.id] = one(t)
     jobs = ctx.options.jobs or (os.cpu_count() or 1)

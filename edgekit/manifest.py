@@ -67,6 +67,8 @@ class Artifact:
     # Per-tensor quantization of the artifact's own inputs/outputs (only quantized ones are listed).
     quantization: dict[str, list[QuantParams]] = field(default_factory=lambda: {"inputs": [], "outputs": []})
     requires_flex: bool = False
+    # Stateful kernels (the fused TFLite LSTM) keep state across invocations: callers must reset it per input.
+    requires_state_reset: bool = False
     # Names of the artifact's own I/O tensors, in signature order, when they differ from the signature's.
     io_names: dict[str, list[str]] | None = None
     notes: list[str] = field(default_factory=list)
@@ -100,6 +102,7 @@ class Artifact:
                 "outputs": [QuantParams.from_dict(x) for x in q.get("outputs", [])],
             },
             requires_flex=bool(d.get("requires_flex", False)),
+            requires_state_reset=bool(d.get("requires_state_reset", False)),
             io_names=d.get("io_names"),
             notes=list(d.get("notes") or []),
             extra=dict(d.get("extra") or {}),

@@ -172,17 +172,25 @@ def export_saved_model(source: Source, model: Any, out: Path) -> None:
         raise ConversionError(f"exporting the SavedModel failed: {type(e).__name__}: {str(e)[:300]}") from e
 
 
-def saved_model_signature(path: Path) -> tuple[Any, Any, list[TensorSpec], list[TensorSpec]]:
-    """Load the canonical SavedModel; return (loaded, fn, inputs, outputs) with names as the signature has them."""
+def saved_model_signature(path: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
+    """serving_default's inputs and outputs, read from saved_model.pb without loading the model (fast)."""
     import tensorflow as tf
+    from tensorflow.core.protobuf import saved_model_pb2
 
-    loaded = tf.saved_model.load(str(path))
-    fn = loaded.signatures["serving_default"]
-    _, kw = fn.structured_input_signature
-    inputs = [TensorSpec(n, [None] + kw[n].shape.as_list()[1:], kw[n].dtype.name) for n in sorted(kw)]
-    outs = fn.structured_outputs
-    outputs = [TensorSpec(n, [None] + outs[n].shape.as_list()[1:], outs[n].dtype.name) for n in sorted(outs)]
-    return loaded, fn, inputs, outputs
+    proto = saved_model_pb2.SavedModel()
+    proto.ParseFromString((Path(path) / "saved_model.pb").read_bytes())
+    sig = proto.meta_graphs[0].signature_def["serving_default"]
+
+    def specs(table: Any) -> list[TensorSpec]:
+        out = []
+        for name in sorted(table):
+            info = table[name]
+            dims = [d.size for d in info.tensor_shape.dim]
+            out.append(TensorSpec(name, [None] + [None if d < 0 else int(d) for d in dims[1:]],
+                                  tf.as_dtype(info.dtype).name))
+        return out
+
+    return specs(sig.inputs), specs(sig.outputs)
 
 
 def run_signature(fn: Any, inputs: list[TensorSpec], outputs: list[TensorSpec], arrays: dict[str, np.ndarray],

@@ -13,6 +13,7 @@ def run_tflite(folder: Path, m: Manifest, art: Artifact, inputs: dict[str, np.nd
     from ai_edge_litert.interpreter import Interpreter
 
     it = Interpreter(model_path=str(folder / art.path), num_threads=2)
+    it.allocate_tensors()  # reset_all_variables needs allocated tensors
     runner = it.get_signature_runner("serving_default")
     qin = {q.name: q for q in art.quantization["inputs"]}
     qout = {q.name: q for q in art.quantization["outputs"]}
@@ -29,6 +30,8 @@ def run_tflite(folder: Path, m: Manifest, art: Artifact, inputs: dict[str, np.nd
                 info = np.iinfo(q.dtype)
                 x = np.clip(np.round(x / q.scale + q.zero_point), info.min, info.max).astype(q.dtype)
             feed[tname] = x
+        if art.requires_state_reset:
+            it.reset_all_variables()
         res = runner(**feed)
         for spec, tname in zip(m.outputs, out_names, strict=True):
             y = res[tname]

@@ -17,9 +17,6 @@ from edgekit.formats import Context, Target
 from edgekit.manifest import Artifact, QuantParams
 
 INT8_IO = {"int8": "int8", "uint8": "uint8", "float32": "float32"}
-# The converter's MLIR passes keep global state; building converters is cheap, running two at once is not
-# worth the risk. Conversions of different formats (tfjs, onnx) still overlap with this one.
-_CONVERT_LOCK = threading.Lock()
 _FLEX_HINTS = ("Select TF ops", "tensor list ops", "SELECT_TF_OPS", "flex")
 
 
@@ -102,7 +99,23 @@ def _configure(conv: Any, ctx: Context, variant: str) -> dict[str, Any]:
     return opts
 
 
+# Recurrent models are lowered by rebuilding and tracing a Keras model; tracing it on one thread while
+# another thread converts crashed TensorFlow (segfault, seen in tests). Plain models convert concurrently.
+_RNN_LOCK = threading.Lock()
+
+
 def convert(ctx: Context, target: Target) -> Artifact:
+    if ctx.keras_model is not None and ctx.options.lstm != "flex":
+        with ctx.shared.setdefault("rnn_probe_lock", threading.Lock()):
+            if "rnn_layers" not in ctx.shared:
+                ctx.shared["rnn_layers"] = _rnn_layers(ctx.keras_model)
+        if ctx.shared["rnn_layers"]:
+            with _RNN_LOCK:
+                return _convert(ctx, target)
+    return _convert(ctx, target)
+
+
+def _convert(ctx: Context, target: Target) -> Artifact:
     import tensorflow as tf
 
     variant = target.variant
@@ -113,8 +126,9 @@ def convert(ctx: Context, target: Target) -> Artifact:
     if flex:
         conv.target_spec.supported_ops = _with_select_ops(conv)
     try:
-        with _CONVERT_LOCK:
-            blob = conv.convert()
+        probe = lowering.get("probe_tflite")
+        # The fused lowering already converted once, unconfigured, to check its ops: that is float32.
+        blob = probe if variant == "float32" and isinstance(probe, bytes) else conv.convert()
     except Exception as e:  # the converter raises ConverterError and friends with long MLIR dumps
         msg = _first_line(e)
         if flex or not _is_flex_error(str(e)) or (ctx.keras_model is not None and ctx.options.lstm not in
@@ -125,8 +139,7 @@ def convert(ctx: Context, target: Target) -> Artifact:
         options = _configure(conv, ctx, variant)
         conv.target_spec.supported_ops = _with_select_ops(conv)
         try:
-            with _CONVERT_LOCK:
-                blob = conv.convert()
+            blob = conv.convert()
         except Exception as e2:
             raise ConversionError(f"TFLite {variant} conversion failed, with Select TF ops too: "
                                   f"{_first_line(e2)}") from e2
@@ -143,10 +156,17 @@ def convert(ctx: Context, target: Target) -> Artifact:
                      "x86/ARM CPUs; it saves size, not time")
     if "lstm_lowering" in lowering:
         options["lstm_lowering"] = lowering["lstm_lowering"]
+        if lowering.get("batch_size"):
+            options["batch_size"] = lowering["batch_size"]
+    reset = bool(lowering.get("requires_state_reset"))
+    if reset:
+        notes.append("fused LSTM keeps its state between calls: call interpreter.reset_all_variables() (C++: "
+                     "ResetVariableTensors) before every inference, or results drift after the first")
     art = Artifact(
         id=target.id, format=target.format, variant=variant, path=target.path,
         converter={"tool": "tf.lite.TFLiteConverter", "version": tf.__version__, "options": options},
         requires_flex=info.requires_flex,
+        requires_state_reset=reset,
         notes=notes,
         extra={"ops": info.op_summary()},
     )

@@ -45,8 +45,13 @@ class LiteRTRunner(Runner):
         interp = _interpreter_class()(model_path=job.artifact_path, num_threads=job.threads)
         interp.allocate_tensors()
         self._interp = interp
-        names_in = [t.name for t in job.input_specs]
-        names_out = [t.name for t in job.output_specs]
+        sig_in = [t.name for t in job.input_specs]
+        sig_out = [t.name for t in job.output_specs]
+        # The artifact's own tensor names (a lowered LSTM names its output after the last layer), if recorded.
+        io = job.artifact.get("io_names") or {}
+        names_in = list(io.get("inputs") or sig_in)
+        names_out = list(io.get("outputs") or sig_out)
+        self._reset = bool(job.artifact.get("requires_state_reset"))
         sigs = interp._get_full_signature_list() if hasattr(interp, "_get_full_signature_list") else {}
         key = "serving_default" if "serving_default" in sigs else (next(iter(sigs)) if len(sigs) == 1 else None)
         if key is not None:
@@ -59,8 +64,8 @@ class LiteRTRunner(Runner):
                     f"the .tflite signature {key!r} has no tensor named {missing}; "
                     f"it has inputs {list(sig['inputs'])} and outputs {list(sig['outputs'])}"
                 )
-            self._in = {n: sig["inputs"][n] for n in names_in}
-            self._out = {n: sig["outputs"][n] for n in names_out}
+            self._in = {s: sig["inputs"][n] for s, n in zip(sig_in, names_in, strict=True)}
+            self._out = {s: sig["outputs"][n] for s, n in zip(sig_out, names_out, strict=True)}
         else:
             # No signature (e.g. an old converter): fall back to the flatbuffer's I/O order.
             ins, outs = interp.get_input_details(), interp.get_output_details()
@@ -69,8 +74,8 @@ class LiteRTRunner(Runner):
                     f"the .tflite has {len(ins)} inputs / {len(outs)} outputs and no signature; "
                     f"the manifest expects {len(names_in)} / {len(names_out)}"
                 )
-            self._in = {n: d["index"] for n, d in zip(names_in, ins, strict=True)}
-            self._out = {n: d["index"] for n, d in zip(names_out, outs, strict=True)}
+            self._in = {n: d["index"] for n, d in zip(sig_in, ins, strict=True)}
+            self._out = {n: d["index"] for n, d in zip(sig_out, outs, strict=True)}
         details = {d["index"]: d for d in interp.get_input_details()}
         self._in_dtype = {n: details[i]["dtype"] for n, i in self._in.items()}
 
@@ -79,11 +84,14 @@ class LiteRTRunner(Runner):
             self._interp.set_tensor(index, feeds[name].astype(self._in_dtype[name], copy=False))
 
     def invoke(self) -> None:
+        if self._reset:
+            # Timed on purpose: an app must reset the fused LSTM's state before every inference too.
+            self._interp.reset_all_variables()
         self._interp.invoke()
 
     def infer(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         self.stage(feeds)
-        self._interp.invoke()
+        self.invoke()
         # get_tensor copies, so nothing keeps a view into the interpreter's buffers.
         return {name: self._interp.get_tensor(index) for name, index in self._out.items()}
 
