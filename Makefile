@@ -8,16 +8,17 @@ STAMP := $(VENV)/.edgekit-installed
 JS_DIR := edgekit/js
 JS_STAMP := $(JS_DIR)/node_modules/.edgekit-installed
 
-.PHONY: setup setup-python setup-js setup-system test lint bench clean
+.PHONY: setup setup-python setup-js setup-system demo test lint bench clean
 
-setup: setup-python setup-js setup-system
+# Order matters: system packages (node, npm) before the npm install.
+setup: setup-system setup-python setup-js
 
 setup-python: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -c constraints.txt -e ".[convert,runtimes,dev]"
+	$(PIP) install --quiet -c constraints.txt -e ".[convert,runtimes,examples,dev]"
 	@touch $@
 
 setup-js: $(JS_STAMP)
@@ -30,6 +31,10 @@ $(JS_STAMP): $(JS_DIR)/package.json $(JS_DIR)/package-lock.json
 setup-system:
 	@bash .ci/system-deps.sh
 
+# The README's main job: train a small CNN on real digits, convert it to every format, validate everything.
+demo: setup
+	$(PY) examples/digits_demo.py --out demo-out
+
 test: setup
 	$(VENV)/bin/pytest -q
 
@@ -39,6 +44,9 @@ lint: setup-python
 bench: setup
 	$(PY) benchmarks/cli_startup.py
 	$(PY) benchmarks/convert_vs_standalone.py
+	$(PY) benchmarks/litert_overhead.py
+	$(PY) benchmarks/tfjs_overhead.py
+	$(PY) benchmarks/validate_wall.py
 
 clean:
 	rm -rf $(VENV) $(JS_DIR)/node_modules .pytest_cache
