@@ -11,19 +11,10 @@ from rich.live import Live
 from rich.table import Table
 
 from edgekit.manifest import Artifact
+from edgekit.report import human_bytes
 
 err_console = Console(stderr=True)
 out_console = Console()
-
-
-def human_bytes(n: int | None) -> str:
-    if n is None:
-        return "-"
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
 
 
 class ConvertProgress:

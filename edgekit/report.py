@@ -44,7 +44,8 @@ def _num(v: float | None, fmt: str = ".3g") -> str:
     return "-" if v is None else format(v, fmt)
 
 
-def _size(n: int | None) -> str:
+def human_bytes(n: int | None) -> str:
+    """Decimal units, the way app stores and bundlers report sizes; shared by convert's and validate's tables."""
     if n is None:
         return "-"
     return f"{n / 1e6:.2f} MB" if n >= 1e5 else f"{n / 1e3:.1f} kB"
@@ -66,7 +67,7 @@ def table_rows(report: dict[str, Any]) -> list[list[str]]:
         lat = r.get("latency_ms") or {}
         acc = (r.get("accuracy") or {}).get("delta")
         rows.append([
-            r["artifact"], r["runtime"], r["status"], _size(r.get("bytes")), _num(lat.get("p50")),
+            r["artifact"], r["runtime"], r["status"], human_bytes(r.get("bytes")), _num(lat.get("p50")),
             _num(lat.get("p99")), _num(_worst(r, "max_abs", "max")), _num(_worst(r, "top1", "min"), ".3f"),
             _num(_worst(r, "sqnr_db", "min"), ".1f"), "-" if acc is None else f"{acc:+.3f}",
         ])
@@ -230,7 +231,8 @@ def _svg_tradeoff(results: list[dict[str, Any]]) -> str:
              '</text>']
     for lx, ly in ((x0, None), (x1, None), (None, y0), (None, y1)):
         if lx is not None:
-            parts.append(f'<text x="{px(lx):.1f}" y="{h - pad + 34}" text-anchor="middle">{_size(int(10**lx))}</text>')
+            label = human_bytes(int(10**lx))
+            parts.append(f'<text x="{px(lx):.1f}" y="{h - pad + 34}" text-anchor="middle">{label}</text>')
         else:
             parts.append(f'<text x="{pad - 4}" y="{py(ly):.1f}" text-anchor="end">{10**ly:.3g}</text>')
     for r, vx, vy in zip(pts, xs, ys, strict=True):

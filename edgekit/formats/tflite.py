@@ -29,27 +29,23 @@ def _base_converter(ctx: Context) -> tuple[Any, dict[str, Any]]:
     import tensorflow as tf
 
     opts = ctx.options
-    if ctx.keras_model is not None and opts.lstm != "flex":
-        rnn = ctx.shared.get("rnn_layers")
-        if rnn is None:
-            rnn = ctx.shared["rnn_layers"] = _rnn_layers(ctx.keras_model)
-        if rnn:
-            from edgekit.formats import lstm
+    if _needs_lowering(ctx):
+        from edgekit.formats import lstm
 
-            strategy = ctx.shared.get("lstm_strategy", opts.lstm)
-            workdir = ctx.staging.parent / (ctx.staging.name + "-lstm")
-            try:
-                conv, info = lstm.tflite_converter_for_rnn(ctx.keras_model, ctx.inputs, strategy, workdir,
-                                                           ctx.check_inputs)
-            except ConversionError as e:
-                if opts.lstm != "auto":
-                    raise
-                # auto: neither the fused op nor unrolling applies; Select TF ops is the last resort.
-                return tf.lite.TFLiteConverter.from_saved_model(str(ctx.saved_model_dir)), {
-                    "lstm_lowering": "flex", "notes": [f"builtin LSTM lowering not possible: {e}"]}
-            # Every variant uses the same lowering: remember the one that worked.
-            ctx.shared["lstm_strategy"] = "fused" if info.get("lstm_lowering") == "fused" else "unroll"
-            return conv, info
+        strategy = ctx.shared.get("lstm_strategy", opts.lstm)
+        workdir = ctx.staging.parent / (ctx.staging.name + "-lstm")
+        try:
+            conv, info = lstm.tflite_converter_for_rnn(ctx.keras_model, ctx.inputs, strategy, workdir,
+                                                       ctx.check_inputs)
+        except ConversionError as e:
+            if opts.lstm != "auto":
+                raise
+            # auto: neither the fused op nor unrolling applies; Select TF ops is the last resort.
+            return tf.lite.TFLiteConverter.from_saved_model(str(ctx.saved_model_dir)), {
+                "lstm_lowering": "flex", "notes": [f"builtin LSTM lowering not possible: {e}"]}
+        # Every variant uses the same lowering: remember the one that worked.
+        ctx.shared["lstm_strategy"] = "fused" if info.get("lstm_lowering") == "fused" else "unroll"
+        return conv, info
     return tf.lite.TFLiteConverter.from_saved_model(str(ctx.saved_model_dir)), {}
 
 
@@ -104,14 +100,23 @@ def _configure(conv: Any, ctx: Context, variant: str) -> dict[str, Any]:
 _RNN_LOCK = threading.Lock()
 
 
+_PROBE_LOCK = threading.Lock()
+
+
+def _needs_lowering(ctx: Context) -> bool:
+    """Whether this Keras model has recurrent layers to lower (computed once per conversion run)."""
+    if ctx.keras_model is None or ctx.options.lstm == "flex":
+        return False
+    with _PROBE_LOCK:
+        if "rnn_layers" not in ctx.shared:
+            ctx.shared["rnn_layers"] = _rnn_layers(ctx.keras_model)
+    return bool(ctx.shared["rnn_layers"])
+
+
 def convert(ctx: Context, target: Target) -> Artifact:
-    if ctx.keras_model is not None and ctx.options.lstm != "flex":
-        with ctx.shared.setdefault("rnn_probe_lock", threading.Lock()):
-            if "rnn_layers" not in ctx.shared:
-                ctx.shared["rnn_layers"] = _rnn_layers(ctx.keras_model)
-        if ctx.shared["rnn_layers"]:
-            with _RNN_LOCK:
-                return _convert(ctx, target)
+    if _needs_lowering(ctx):
+        with _RNN_LOCK:
+            return _convert(ctx, target)
     return _convert(ctx, target)
 
 
