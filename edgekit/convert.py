@@ -404,6 +404,7 @@ def _run_targets(ctx: Context, targets: list[Target], notify: ProgressHook) -> l
         with ThreadPoolExecutor(max_workers=min(jobs, len(parallel)), thread_name_prefix="edgekit-convert") as ex:
             for t, art in zip(parallel, ex.map(one, parallel), strict=True):
                 results[t.id] = art
+    tflite.release_shared_loads(ctx.saved_model_dir)
     return [results[t.id] for t in targets]
 
 
