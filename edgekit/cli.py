@@ -136,7 +136,9 @@ def convert_cli(
             help="How to lower LSTM layers for TFLite: auto (fused op, else unrolled, else Flex), fused, unroll, flex.",
         ),
     ] = "auto",
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Formats converted in parallel (0: one per core).")] = 0,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", help="Formats converted in parallel (0: one per two cores).")
+    ] = 0,
     seed: Annotated[int, typer.Option("--seed", help="Seed for splitting calibration/golden data.")] = 0,
     force: Annotated[bool, typer.Option("--force", help="Replace a non-empty output folder.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display; summary only.")] = False,

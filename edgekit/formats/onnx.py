@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from edgekit.errors import ConversionError
-from edgekit.formats import Context, Target
+from edgekit.formats import Context, Target, shared_load
 from edgekit.manifest import Artifact
 
 
@@ -13,6 +13,8 @@ def convert(ctx: Context, target: Target) -> Artifact:
     import tf2onnx
     from tf2onnx import tf_loader
     from tf2onnx.convert import from_graph_def
+
+    shared_load.install("tensorflow.saved_model")
 
     out = ctx.staging / target.path
     opset = ctx.options.opset

@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from edgekit.errors import ConversionError
-from edgekit.formats import Context, Target
+from edgekit.formats import Context, Target, shared_load
 from edgekit.manifest import Artifact
 
 QUANTIZE = ("none", "float16", "uint8", "uint16")
@@ -18,6 +18,8 @@ def convert(ctx: Context, target: Target) -> Artifact:
     os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
     import tensorflowjs
     from tensorflowjs.converters import tf_saved_model_conversion_v2 as tfjs_conv
+
+    shared_load.install("tensorflowjs.converters.tf_saved_model_conversion_v2")
 
     out = ctx.staging / target.path
     q = ctx.options.tfjs_quantize

@@ -13,7 +13,7 @@ import numpy as np
 
 from edgekit import tflite_inspect
 from edgekit.errors import ConversionError
-from edgekit.formats import Context, Target
+from edgekit.formats import Context, Target, shared_load
 from edgekit.manifest import Artifact, QuantParams
 
 INT8_IO = {"int8": "int8", "uint8": "uint8", "float32": "float32"}
@@ -24,49 +24,10 @@ def _is_flex_error(msg: str) -> bool:
     return any(h.lower() in msg.lower() for h in _FLEX_HINTS)
 
 
-_LOAD_LOCK = threading.Lock()
-_LOADED: dict[tuple[str, tuple[str, ...]], Any] = {}
-
-
-def _install_shared_loads() -> None:
-    """Share one Python load of a SavedModel between the TFLite variants of a run.
-
-    TensorFlow 2.19's converter loads the whole SavedModel in Python twice per conversion: in
-    ``from_saved_model`` to find the signature, and in ``convert()`` only to read its debug info. That is
-    2.3 s of a 4.3 s MobileNetV2 conversion, repeated for four variants of the same read-only folder.
-    The converter's own ``_load`` is wrapped so a folder already loaded in this run is reused; entries are
-    dropped by ``release_shared_loads`` when the run ends. With another TensorFlow this is a no-op.
-    """
-    from tensorflow.lite.python import lite
-
-    current = getattr(lite, "_load", None)
-    if current is None or getattr(current, "_edgekit_shared", False):
-        return
-
-    def shared_load(export_dir: Any, tags: Any = None, *args: Any, **kwargs: Any) -> Any:
-        if args or kwargs:
-            return current(export_dir, tags, *args, **kwargs)
-        key = (str(export_dir), tuple(sorted(tags)) if isinstance(tags, list | set | tuple) else (str(tags),))
-        with _LOAD_LOCK:
-            if key not in _LOADED:
-                _LOADED[key] = current(export_dir, tags)
-            return _LOADED[key]
-
-    shared_load._edgekit_shared = True  # type: ignore[attr-defined]
-    lite._load = shared_load
-
-
-def release_shared_loads(saved_model_dir: Any) -> None:
-    with _LOAD_LOCK:
-        for key in [k for k in _LOADED if k[0] == str(saved_model_dir)]:
-            del _LOADED[key]
-
-
 def _from_saved_model(ctx: Context) -> Any:
     import tensorflow as tf
 
-    with _LOAD_LOCK:
-        _install_shared_loads()
+    shared_load.install("tensorflow.lite.python.lite")
     # One explicit signature key: TF then never mutates the (shared) loaded object.
     return tf.lite.TFLiteConverter.from_saved_model(str(ctx.saved_model_dir), signature_keys=["serving_default"])
 
