@@ -59,7 +59,22 @@ def run_saved_model(folder: Path, m: Manifest, art: Artifact, inputs: dict[str, 
     return {s.name: res[s.name].numpy() for s in m.outputs}
 
 
-RUNNERS = {"tflite": run_tflite, "onnx": run_onnx, "saved_model": run_saved_model}
+def run_tfjs(folder: Path, m: Manifest, art: Artifact, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """TF.js in Node (wasm backend), through the project's runner; feeds/fetches by the recorded io_names."""
+    from edgekit.runtimes.tfjs_node import TfjsNodeRunner
+    from tests.conftest import require
+
+    runner = TfjsNodeRunner()
+    ok, reason = runner.available()
+    require(ok, f"TF.js in Node: {reason}")
+    res = runner.run(folder / art.path, {t: inputs[s.name] for s, t in zip(m.inputs, art.io_names["inputs"],
+                                                                            strict=True)},
+                     art.io_names["inputs"], art.io_names["outputs"], backend="wasm", runs=1, warmup=0,
+                     min_time=0.0, max_time=5.0, timeout=120.0, warmup_min_time=0.0)
+    return {s.name: res.outputs[t] for s, t in zip(m.outputs, art.io_names["outputs"], strict=True)}
+
+
+RUNNERS = {"tflite": run_tflite, "onnx": run_onnx, "saved_model": run_saved_model, "tfjs": run_tfjs}
 
 
 def load_golden(folder: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:

@@ -38,10 +38,10 @@ def _check_folder(result, expect_ids):
     return folder, m, inputs, ref
 
 
-def _parity(folder, m, inputs, ref):
+def _parity(folder, m, inputs, ref, skip=()):
     results = {}
     for a in m.artifacts:
-        if a.format not in RUNNERS:
+        if a.format not in RUNNERS or a.id in skip:
             continue
         got = RUNNERS[a.format](folder, m, a, inputs)
         name = m.outputs[0].name
@@ -51,7 +51,7 @@ def _parity(folder, m, inputs, ref):
 
 def _assert_policy(results):
     for art_id, (max_abs, top1) in results.items():
-        if art_id in ("saved_model", "tflite-float32", "onnx"):
+        if art_id in ("saved_model", "tflite-float32", "onnx", "tfjs"):
             assert max_abs <= FLOAT32_MAX_ABS, (art_id, max_abs)
         elif art_id == "tflite-float16":
             assert max_abs <= FLOAT16_MAX_ABS, (art_id, max_abs)
@@ -67,8 +67,7 @@ ALL_IDS = ["saved_model", "tflite-float32", "tflite-float16", "tflite-dynamic", 
 def test_mlp_all_formats_match_source(converted_mlp):
     folder, m, inputs, ref = _check_folder(converted_mlp, ALL_IDS)
     results = _parity(folder, m, inputs, ref)
-    assert set(results) == {"saved_model", "tflite-float32", "tflite-float16", "tflite-dynamic", "tflite-int8",
-                            "onnx"}
+    assert set(results) == set(ALL_IDS)
     _assert_policy(results)
 
 
@@ -143,9 +142,15 @@ def test_lstm_converts_without_flex(converted_lstm):
         if a.format == "tflite":
             assert not a.requires_flex, a.id
             assert a.converter["options"]["lstm_lowering"] in ("fused", "unrolled")
-    results = _parity(folder, m, inputs, ref)
+    # TF.js 4.22 cannot execute Keras 3 LSTM graphs (wasm: "_FusedMatMul only supports rank-1 bias"); the
+    # README says so and validate reports it as an error. Checked below so the docs change when TF.js does.
+    results = _parity(folder, m, inputs, ref, skip=("tfjs",))
     _assert_policy(results)
     assert m.artifact("tflite-int8").bytes < m.artifact("tflite-float32").bytes
+    from edgekit.errors import EdgekitError
+
+    with pytest.raises(EdgekitError, match="rank-1 bias|TensorList|not supported|Unknown op"):
+        RUNNERS["tfjs"](folder, m, m.artifact("tfjs"), inputs)
 
 
 def test_saved_model_source_and_input_shape(tmp_path, mlp_calibration):
