@@ -178,7 +178,22 @@ def convert_cli(
 @cli_errors
 def validate_cli(
     folder: Annotated[Path, typer.Argument(help="The output folder of `edgekit convert` (holds manifest.json).")],
-    device: Annotated[str, typer.Option("--device", help="Where to run: cpu (more devices later).")] = "cpu",
+    device: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--device", "-d",
+            help="Where to run (repeatable; devices run concurrently, one report column each): a profile name "
+            "(cpu, rpi, gpu, edgetpu, or your own in ~/.config/edgekit/devices), a .toml path, or "
+            "ssh://user@host:port. Default: cpu. See docs/devices.md.",
+        ),
+    ] = None,
+    accept_new_host_key: Annotated[
+        bool, typer.Option("--accept-new-host-key",
+                           help="SSH: record an unknown host key on first contact (a changed key is still refused).")
+    ] = False,
+    delegate: Annotated[
+        str | None, typer.Option("--delegate", help="TFLite delegate library for --device gpu or edgetpu.")
+    ] = None,
     artifact: Annotated[
         list[str] | None, typer.Option("--artifact", "-a", help="Only this artifact id (repeatable). Default: all.")
     ] = None,
@@ -219,7 +234,9 @@ def validate_cli(
     from edgekit.validate import ValidateOptions, validate
 
     opts = ValidateOptions(
-        device=device,
+        devices=list(device or []) or None,
+        accept_new_host_key=accept_new_host_key,
+        delegate=delegate,
         artifacts=list(artifact or []) or None,
         threads=threads,
         bench=BenchSettings(runs=runs, warmup=warmup, min_time=min_time, max_time=max_time,

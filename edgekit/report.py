@@ -75,8 +75,27 @@ def table_rows(report: dict[str, Any]) -> list[list[str]]:
 
 
 def _reasons(report: dict[str, Any]) -> list[str]:
-    return [f"{r['artifact']} ({r['runtime']}): {r['status']}: {r['reason']}"
+    multi = len(report.get("devices") or []) > 1
+    return [f"{r['artifact']} ({r['runtime']}{' on ' + r['device'] if multi else ''}): {r['status']}: {r['reason']}"
             for r in report["results"] if r.get("reason")]
+
+
+def device_label(d: dict[str, Any]) -> str:
+    """A device's column title; emulated devices say so, their timings are not the board's."""
+    return f"{d['name']} (emulated)" if d.get("emulated") else d["name"]
+
+
+def device_matrix(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """One row per artifact x runtime, one column per device: "status p50 ms" (the multi-device view)."""
+    devices = report.get("devices") or [report["device"]]
+    cells: dict[tuple[str, str], dict[str, str]] = {}
+    for r in report["results"]:
+        p50 = (r.get("latency_ms") or {}).get("p50")
+        cells.setdefault((r["artifact"], r["runtime"]), {})[r["device"]] = (
+            r["status"] + ("" if p50 is None else f" {_num(p50)} ms"))
+    head = ["artifact", "runtime"] + [device_label(d) for d in devices]
+    rows = [[a, rt] + [by_dev.get(d["name"], "-") for d in devices] for (a, rt), by_dev in cells.items()]
+    return head, rows
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -99,10 +118,24 @@ def print_console(report: dict[str, Any], as_json: bool = False) -> None:
     t = Table(title=f"edgekit validate: {report['folder']} on {report['device']['name']}")
     for c in COLUMNS:
         t.add_column(c, justify="left" if c in ("artifact", "runtime", "status") else "right")
-    for row in table_rows(report):
+    first = report["device"]["name"]
+    for row, r in zip(table_rows(report), report["results"], strict=True):
+        if r["device"] != first:
+            continue  # other devices are in the per-device table below
         color = _COLORS.get(row[2], "white")
         t.add_row(*row[:2], f"[{color}]{row[2]}[/]", *row[3:])
-    con.print(t)
+    if len(report.get("devices") or []) > 1:
+        t.title = f"edgekit validate: {report['folder']} on the first device, {report['device']['name']}"
+        con.print(t)
+        head, mrows = device_matrix(report)
+        mt = Table(title="per device: status and p50 latency")
+        for c in head:
+            mt.add_column(c)
+        for row in mrows:
+            mt.add_row(*row)
+        con.print(mt)
+    else:
+        con.print(t)
     for line in _reasons(report):
         con.print(f"  {line}", highlight=False, markup=False)
     for np_ in report["not_produced"]:
@@ -140,6 +173,18 @@ def to_markdown(report: dict[str, Any]) -> str:
         lines.append("")
     lines += ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in table_rows(report)]
+    if len(report.get("devices") or []) > 1:
+        head, mrows = device_matrix(report)
+        lines += ["", "## Per device", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in mrows]
+    for d in report.get("devices") or []:
+        if d.get("kind") != "local" or len(report["devices"]) > 1:
+            env = d.get("environment") or {}
+            lines += ["", f"### Device {device_label(d)} ({d.get('kind')})", ""]
+            lines += [f"- {k}: {v}" for k, v in env.items() if v not in (None, "")]
+            if d.get("error"):
+                lines.append(f"- error: {d['error']}")
+            lines += [f"- skipped {x['artifact']}: {x['reason']}" for x in d.get("skipped") or []]
     reasons = _reasons(report)
     if reasons:
         lines += ["", "## Why not pass", ""] + [f"- {x}" for x in reasons]

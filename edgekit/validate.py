@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +23,7 @@ from edgekit import __version__, manifest
 from edgekit.bench import check_settings, thin
 from edgekit.compare import accuracy, compare, degenerate_warnings, parse_overrides, policy_for
 from edgekit.errors import EXIT_FAILED, EXIT_OK, InputError, ManifestError
-from edgekit.runtimes import FORMAT_RUNTIMES, unavailable_reason
+from edgekit.runtimes import unavailable_reason
 from edgekit.runtimes.base import BenchSettings, Job, dequantize, load_npz, quant_params, quantize
 
 REPORT_SCHEMA = 1
@@ -32,6 +33,9 @@ STATUSES = ("pass", "fail", "error", "tampered", "unavailable")
 @dataclass
 class ValidateOptions:
     device: str = "cpu"
+    devices: list[str] | None = None  # several --device values, validated concurrently; None = [device]
+    accept_new_host_key: bool = False  # SSH: StrictHostKeyChecking=accept-new instead of yes
+    delegate: str | None = None  # TFLite delegate library for gpu/edgetpu devices
     artifacts: list[str] | None = None  # ids; None = every produced artifact
     threads: int | None = None  # None = min(4, usable cores)
     bench: BenchSettings = field(default_factory=BenchSettings)
@@ -180,6 +184,8 @@ def _run_one(art: manifest.Artifact, path: Path, runtime: str, device: Any, gold
     timeout = opts.timeout_s or _default_timeout(opts.bench, golden.samples)
     outcome = device.run(job, timeout)
     row["wall_s"] = outcome.wall_s
+    if outcome.error and outcome.status:
+        row["status"] = outcome.status  # e.g. unavailable: no GPU / no Edge TPU behind the library
     r = outcome.result
     if r is not None:
         row.update(latency_ms=r.latency or None, load_ms=r.load_ms, first_ms=r.first_ms, warmup=r.warmup or None,
@@ -231,6 +237,50 @@ def _default_timeout(s: BenchSettings, samples: int) -> float:
     return 120.0 + 2 * s.max_time + 0.5 * samples
 
 
+def _devices(opts: ValidateOptions, get_device: Any) -> list[Any]:
+    specs = list(dict.fromkeys(opts.devices or [opts.device]))
+    devices = [get_device(s, accept_new_host_key=opts.accept_new_host_key, delegate=opts.delegate) for s in specs]
+    names = [d.name for d in devices]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise InputError(f"--device: two devices are both named {dupes[0]!r} (the profile's file name or the host); "
+                         "rename one profile file so the report columns can tell them apart")
+    return devices
+
+
+def _validate_on(device: Any, selected: list[manifest.Artifact], folder: Path, golden: Golden, m: manifest.Manifest,
+                 opts: ValidateOptions, threads: int, overrides: list, work: Path, source_acc: float | None,
+                 skipped: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """Every selected artifact on every runtime ``device`` runs for its format, one job at a time."""
+    rows: list[dict[str, Any]] = []
+    for art in selected:
+        if not art.ok:
+            continue
+        runtimes = device.runtimes(art.format)
+        if runtimes is None:
+            skipped.append({"artifact": art.id, "reason": f"{device.name} ({device.kind}) does not run the "
+                                                           f"{art.format} format"})
+            continue
+        if not runtimes:
+            rows.append(_row(art, "none", device.name, "unavailable",
+                             f"no runtime in edgekit runs the {art.format!r} format yet"))
+            continue
+        path, status, reason = _verify(folder, art)
+        for runtime in runtimes:
+            if status is not None:
+                rows.append(_row(art, runtime, device.name, status, reason))
+                continue
+            # The runtime library must be importable here when the job runs on this machine (not on a board).
+            missing = (unavailable_reason(runtime) if device.local else None) or device.unavailable_reason(runtime)
+            if missing:
+                rows.append(_row(art, runtime, device.name, "unavailable", missing))
+                continue
+            row = _run_one(art, path, runtime, device, golden, m, opts, threads, overrides, work, source_acc)
+            row["notes"] = device.preflight(art) + row["notes"]
+            rows.append(row)
+    return rows
+
+
 # ---------------------------------------------------------------------------------------------------------
 # The whole run
 
@@ -250,8 +300,7 @@ def validate(folder: Path | str, opts: ValidateOptions | None = None) -> dict[st
     overrides = parse_overrides(opts.tolerances)
     folder = Path(folder)
     m = manifest.load(folder)
-    device = get_device(opts.device)
-    threads = opts.threads or _default_threads()
+    devices = _devices(opts, get_device)
     ci = opts.ci if opts.ci is not None else os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
     selected = list(m.artifacts)
@@ -269,34 +318,34 @@ def validate(folder: Path | str, opts: ValidateOptions | None = None) -> dict[st
     source_acc = accuracy(golden.reference[m.outputs[0].name], golden.labels) if (
         golden.labels is not None and m.outputs) else None
 
-    rows: list[dict[str, Any]] = []
     not_produced = [{"artifact": a.id, "reason": a.reason} for a in selected if not a.ok]
+    skipped: dict[str, list[dict[str, str]]] = {d.name: [] for d in devices}
     with tempfile.TemporaryDirectory(prefix="edgekit-validate-") as tmp:
-        work = Path(tmp)
-        for art in selected:
-            if not art.ok:
-                continue
-            runtimes = FORMAT_RUNTIMES.get(art.format)
-            if not runtimes:
-                rows.append(_row(art, "none", device.name, "unavailable",
-                                 f"no runtime in edgekit runs the {art.format!r} format yet"))
-                continue
-            path, status, reason = _verify(folder, art)
-            for runtime in runtimes:
-                if status is not None:
-                    rows.append(_row(art, runtime, device.name, status, reason))
-                    continue
-                missing = unavailable_reason(runtime)
-                if missing:
-                    rows.append(_row(art, runtime, device.name, "unavailable", missing))
-                    continue
-                rows.append(_run_one(art, path, runtime, device, golden, m, opts, threads, overrides, work,
-                                     source_acc))
+        def one_device(i: int, device: Any) -> list[dict[str, Any]]:
+            work = Path(tmp) / f"d{i}"
+            work.mkdir()
+            threads = opts.threads or device.threads or _default_threads()
+            return _validate_on(device, selected, folder, golden, m, opts, threads, overrides, work, source_acc,
+                                skipped[device.name])
+
+        if len(devices) == 1:
+            per_device = [one_device(0, devices[0])]
+        else:
+            # Devices are independent machines: validate them at the same time (each runs its jobs in turn).
+            with ThreadPoolExecutor(max_workers=len(devices), thread_name_prefix="edgekit-device") as ex:
+                per_device = list(ex.map(one_device, range(len(devices)), devices))
+    rows = [r for rs in per_device for r in rs]
+    threads = opts.threads or devices[0].threads or _default_threads()
+    for d in devices:
+        if not any(r["device"] == d.name for r in rows):
+            warnings.append(f"device {d.name} ran nothing: it runs none of the selected artifacts' formats "
+                            f"({', '.join(sorted({a.format for a in selected if a.ok})) or 'none produced'})")
 
     counts = {s: sum(r["status"] == s for r in rows) for s in STATUSES}
     bad = counts["fail"] + counts["error"] + counts["tampered"] + (counts["unavailable"] if ci else 0)
     wall = time.perf_counter() - t_start
     timed = sum(_timed_ms(r) for r in rows)
+    described = [{**d.describe(), "skipped": skipped[d.name]} for d in devices]
     report: dict[str, Any] = {
         "schema": REPORT_SCHEMA,
         "tool": "edgekit validate",
@@ -304,7 +353,8 @@ def validate(folder: Path | str, opts: ValidateOptions | None = None) -> dict[st
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "folder": str(folder.resolve()),
         "model": m.source,
-        "device": device.describe(),
+        "device": described[0],  # the first device (report schema 1); all of them under "devices"
+        "devices": described,
         "settings": {"threads": threads, "runs": opts.bench.runs, "warmup": opts.bench.warmup,
                      "min_time": opts.bench.min_time, "max_time": opts.bench.max_time,
                      "warmup_min_time": opts.bench.warmup_min_time, "ci": ci,

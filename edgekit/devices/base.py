@@ -17,15 +17,35 @@ class JobOutcome:
     error: str | None = None
     wall_s: float = 0.0
     stderr_tail: list[str] = field(default_factory=list)
+    # Row status when there is an error: "error" (default) or "unavailable" (no accelerator, no library).
+    status: str | None = None
 
 
 class Device(ABC):
     name: str = ""
     kind: str = ""
+    threads: int | None = None  # the profile's thread count; None: validate's default
+    local: bool = True  # jobs run on this machine, so its runtime libraries must be installed
 
     def describe(self) -> dict[str, Any]:
         """What goes into report.json's ``device`` (and the environment fingerprint of the device)."""
         return {"name": self.name, "kind": self.kind}
+
+    def runtimes(self, fmt: str) -> list[str] | None:
+        """Runtimes that execute ``fmt`` here ([] when none exists); None when this device never runs the
+        format (an SSH board runs TFLite only), so it gets no rows for it instead of noise."""
+        from edgekit.runtimes import FORMAT_RUNTIMES
+
+        return list(FORMAT_RUNTIMES.get(fmt, []))
+
+    def unavailable_reason(self, runtime: str) -> str | None:
+        """None when ``runtime`` can run on this device, else why not (checked before any job starts).
+        Whether the runtime library is installed on this machine is checked by validate for local devices."""
+        return None
+
+    def preflight(self, artifact: Any) -> list[str]:
+        """Warnings about ``artifact`` on this device, known before anything is copied or run."""
+        return []
 
     @abstractmethod
     def run(self, job: Job, timeout_s: float) -> JobOutcome:

@@ -26,6 +26,12 @@ def _signal_name(rc: int) -> str:
 class LocalCPU(Device):
     name = "cpu"
     kind = "local"
+    # The module run as ``python -m MODULE JOB.json``; accelerator devices use their own worker.
+    worker_module = "edgekit.runtimes.worker"
+
+    def runtimes(self, fmt: str) -> list[str] | None:
+        # A compiled Edge TPU model is a custom op only libedgetpu runs: it belongs to --device edgetpu.
+        return None if fmt == "edgetpu" else super().runtimes(fmt)
 
     def describe(self) -> dict[str, Any]:
         from edgekit.bench import fingerprint
@@ -42,7 +48,7 @@ class LocalCPU(Device):
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         for var in _THREAD_VARS:  # keep helper thread pools at the thread count being measured
             env[var] = str(job.threads)
-        cmd = [sys.executable, "-m", "edgekit.runtimes.worker", str(job_path)]
+        cmd = [sys.executable, "-m", self.worker_module, str(job_path)]
         t0 = time.perf_counter()
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env, check=False)

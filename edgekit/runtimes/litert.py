@@ -41,8 +41,12 @@ class LiteRTRunner(Runner):
                 continue
         return {}
 
+    def _make_interpreter(self, job: Job) -> Any:
+        """The Interpreter; devices with a delegate library (edgekit.devices.accel) override this one step."""
+        return _interpreter_class()(model_path=job.artifact_path, num_threads=job.threads)
+
     def open(self, job: Job) -> None:
-        interp = _interpreter_class()(model_path=job.artifact_path, num_threads=job.threads)
+        interp = self._make_interpreter(job)
         interp.allocate_tensors()
         self._interp = interp
         sig_in = [t.name for t in job.input_specs]
