@@ -365,18 +365,19 @@ def _warn_degenerate(reference: dict[str, np.ndarray], warnings: list[str]) -> N
 
 
 def _run_targets(ctx: Context, targets: list[Target], notify: ProgressHook) -> list[mf.Artifact]:
-    from edgekit.formats import onnx, saved_model, shared_load, tfjs, tflite
+    from edgekit.formats import edgetpu, onnx, saved_model, shared_load, tfjs, tflite
 
-    modules = {"saved_model": saved_model, "tflite": tflite, "tfjs": tfjs, "onnx": onnx}
+    modules = {"saved_model": saved_model, "tflite": tflite, "tfjs": tfjs, "onnx": onnx, "edgetpu": edgetpu}
 
     def one(target: Target) -> mf.Artifact:
         notify(target.id, "running", None)
         t = time.perf_counter()
         try:
             art = modules[target.format].convert(ctx, target)
-            path = mf.safe_join(ctx.staging, art.path)
-            art.sha256 = mf.sha256_path(path)
-            art.bytes = mf.size_path(path)
+            if art.ok:  # a converter may return a failed artifact that keeps its findings (edgetpu pre-flight)
+                path = mf.safe_join(ctx.staging, art.path)
+                art.sha256 = mf.sha256_path(path)
+                art.bytes = mf.size_path(path)
         except EdgekitError as e:
             if isinstance(e, InputError) and not isinstance(e, ConversionError):
                 raise

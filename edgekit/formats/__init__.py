@@ -38,10 +38,13 @@ TARGETS: dict[str, Target] = {
                why="full integer for Edge TPU, NPUs and microcontrollers; needs representative data"),
         Target("tfjs", "tfjs", "float32", "tfjs", why="graph model for the browser and Node"),
         Target("onnx", "onnx", "float32", "model.onnx", why="ONNX Runtime on desktop, mobile and web"),
+        Target("edgetpu", "edgetpu", "int8", "model_int8_edgetpu.tflite", needs_calibration=True,
+               why="Coral Edge TPU: int8 pre-flight, then edgetpu_compiler (opt-in: not part of 'all')"),
     )
 }
 GROUPS = {
-    "all": list(TARGETS),
+    # edgetpu needs Coral's compiler (x86-64 Linux only): asked for by name, never by default.
+    "all": [t for t in TARGETS if t != "edgetpu"],
     "tflite": ["tflite-float32", "tflite-float16", "tflite-dynamic", "tflite-int8"],
 }
 
