@@ -48,5 +48,10 @@ bench: setup
 	$(PY) benchmarks/tfjs_overhead.py
 	$(PY) benchmarks/validate_wall.py
 
+# Opt-in, not in CI: the SSH device path against an emulated aarch64 Raspberry Pi python (qemu user-mode).
+.PHONY: test-rpi-emulated
+test-rpi-emulated: setup-python
+	bash scripts/rpi-emulated.sh
+
 clean:
 	rm -rf $(VENV) $(JS_DIR)/node_modules .pytest_cache
