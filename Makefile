@@ -18,7 +18,7 @@ setup-python: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -c constraints.txt -e ".[convert,runtimes,examples,dev]"
+	$(PIP) install --quiet -c constraints.txt -e ".[convert,runtimes,examples,browser,dev]"
 	@touch $@
 
 setup-js: $(JS_STAMP)
@@ -30,6 +30,7 @@ $(JS_STAMP): $(JS_DIR)/package.json $(JS_DIR)/package-lock.json
 # System components the test-suite exercises for real (sshd for the SSH device, chromium later).
 setup-system:
 	@bash .ci/system-deps.sh
+	@bash .ci/browser-deps.sh
 
 # The README's main job: train a small CNN on real digits, convert it to every format, validate everything.
 demo: setup

@@ -19,13 +19,18 @@ RUNTIMES: dict[str, tuple[str, dict[str, Any]]] = {
     # TF.js in Node: wasm is what apps ship for speed, cpu is the pure-JS fallback every browser has.
     "tfjs-wasm": ("edgekit.runtimes.tfjs_node:TfjsNodeRunner", {"backend": "wasm"}),
     "tfjs-cpu": ("edgekit.runtimes.tfjs_node:TfjsNodeRunner", {"backend": "cpu"}),
+    # The same files in a real headless Chromium (edgekit.runtimes.browser): TF.js on wasm, TF.js on the
+    # GPU backend the browser offers (WebGPU, else WebGL), and the ONNX file through onnxruntime-web.
+    "tfjs-browser-wasm": ("edgekit.runtimes.browser:TfjsBrowserWasm", {}),
+    "tfjs-browser-gpu": ("edgekit.runtimes.browser:TfjsBrowserGpu", {}),
+    "onnx-web": ("edgekit.runtimes.browser:OnnxWeb", {}),
 }
 
 FORMAT_RUNTIMES: dict[str, list[str]] = {
     "saved_model": ["tensorflow"],
     "tflite": ["litert"],
-    "onnx": ["onnxruntime"],
-    "tfjs": ["tfjs-wasm", "tfjs-cpu"],
+    "onnx": ["onnxruntime", "onnx-web"],
+    "tfjs": ["tfjs-wasm", "tfjs-cpu", "tfjs-browser-wasm", "tfjs-browser-gpu"],
 }
 
 
