@@ -251,6 +251,40 @@ def validate_cli(
 
 
 # ---------------------------------------------------------------------------------------------------------
+# bundle
+
+
+@app.command("bundle")
+@cli_errors
+def bundle_cli(
+    folder: Annotated[Path, typer.Argument(help="The output folder of `edgekit convert` (holds manifest.json).")],
+    target: Annotated[str, typer.Option("--target", help="web, android or ios.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Bundle folder (created; must be empty unless --force).")],
+    labels: Annotated[
+        Path | None, typer.Option("--labels", help="Class labels (.txt one per line, or a .json list); "
+                                  "default: the manifest's.")
+    ] = None,
+    artifact: Annotated[
+        list[str] | None,
+        typer.Option("--artifact", "-a", help="android/ios: only this TFLite artifact id (repeatable). Default: all."),
+    ] = None,
+    onnx: Annotated[bool, typer.Option("--onnx", help="web: also ship the ONNX model with onnxruntime-web.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace a non-empty --out folder.")] = False,
+) -> None:
+    """Package the artifacts for an app: a static web app, or TFLite + model card + Kotlin/Swift snippets.
+
+    Exit code 0 on success, 2 for bad input (folder, target, a failed or modified artifact, a non-empty
+    --out without --force), 3 when the vendored JS libraries are missing (web)."""
+    from edgekit.bundle import BundleOptions, bundle
+
+    res = bundle(folder, out, BundleOptions(target=target, labels=labels, artifacts=list(artifact or []) or None,
+                                            onnx=onnx, force=force))
+    typer.echo(f"{res.target} bundle: {res.out} ({len(res.files)} files, {res.bytes / 1e6:.2f} MB)")
+    for note in res.notes:
+        typer.echo(f"  {note}")
+
+
+# ---------------------------------------------------------------------------------------------------------
 # doctor
 
 
