@@ -210,3 +210,34 @@ def load_npz(path: Path | str) -> dict[str, np.ndarray]:
     """Read an npz without pickles (golden data comes from users)."""
     with np.load(path, allow_pickle=False) as z:
         return {k: z[k] for k in z.files}
+
+
+@dataclass
+class PairedIO:
+    """A job's signature names paired with the artifact's own tensor names, and its feeds."""
+
+    signature_inputs: list[str]
+    signature_outputs: list[str]
+    inputs: list[str]  # the artifact's own names, in signature order
+    outputs: list[str]
+    feeds: dict[str, np.ndarray]  # keyed by signature input name
+
+
+def paired_io(job: Job) -> PairedIO:
+    """io_names (the artifact's tensor names in signature order; absent: the same names) and the golden feeds."""
+    from edgekit.errors import InputError
+
+    art = job.artifact_record
+    sig_in = [s.name for s in job.input_specs]
+    sig_out = [s.name for s in job.output_specs]
+    io = art.io_names or {}
+    in_names = list(io.get("inputs") or sig_in)
+    out_names = list(io.get("outputs") or sig_out)
+    if len(in_names) != len(sig_in) or len(out_names) != len(sig_out):
+        raise InputError(f"artifact {art.id}: io_names {io} do not pair one to one with the signature "
+                         f"inputs {sig_in} and outputs {sig_out}; re-run `edgekit convert`")
+    feeds = load_npz(job.feeds_path)
+    missing = [n for n in sig_in if n not in feeds]
+    if missing:
+        raise InputError(f"golden inputs lack {', '.join(missing)}; they hold {', '.join(feeds) or 'nothing'}")
+    return PairedIO(sig_in, sig_out, in_names, out_names, feeds)

@@ -21,8 +21,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from edgekit.errors import EdgekitError, InputError
-from edgekit.runtimes.base import Job, JobResult, Runner, load_npz
+from edgekit.errors import EdgekitError
+from edgekit.runtimes.base import Job, JobResult, Runner, paired_io
 
 ENGINES = ("tfjs", "onnx")
 TFJS_BACKENDS = ("wasm", "webgl", "webgpu", "gpu")  # gpu: webgpu when offered, else webgl
@@ -102,19 +102,9 @@ class BrowserRunner(Runner):
         reason = self.unavailable()
         if reason:
             raise EdgekitError(reason)
-        art = job.artifact_record
-        sig_in = [s.name for s in job.input_specs]
-        sig_out = [s.name for s in job.output_specs]
-        io = art.io_names or {}
-        in_names = list(io.get("inputs") or sig_in)
-        out_names = list(io.get("outputs") or sig_out)
-        if len(in_names) != len(sig_in) or len(out_names) != len(sig_out):
-            raise InputError(f"artifact {art.id}: io_names {io} do not pair one to one with the signature "
-                             f"inputs {sig_in} and outputs {sig_out}; re-run `edgekit convert`")
-        feeds = load_npz(job.feeds_path)
-        missing = [n for n in sig_in if n not in feeds]
-        if missing:
-            raise InputError(f"golden inputs lack {', '.join(missing)}; they hold {', '.join(feeds) or 'nothing'}")
+        pio = paired_io(job)
+        sig_in, sig_out, in_names, out_names, feeds = (pio.signature_inputs, pio.signature_outputs, pio.inputs,
+                                                       pio.outputs, pio.feeds)
         model = Path(job.artifact_path)
         if self.engine == "tfjs" and model.is_file():
             model = model.parent

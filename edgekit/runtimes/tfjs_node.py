@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.errors import EdgekitError, InputError
-from edgekit.runtimes.base import Job, JobResult, Runner, load_npz
+from edgekit.runtimes.base import Job, JobResult, Runner, paired_io
 
 JS_DIR = Path(__file__).resolve().parent.parent / "js"
 RUNNER_JS = JS_DIR / "runner.js"
@@ -274,20 +274,9 @@ class TfjsNodeRunner(Runner):
         """The worker entry point: translate a Job into run() and its result into the job's files."""
         from edgekit.bench import summarize
 
-        art = job.artifact_record
-        sig_in = [s.name for s in job.input_specs]
-        sig_out = [s.name for s in job.output_specs]
-        # io_names: the artifact's own tensor names in signature order; absent means the same names.
-        io = art.io_names or {}
-        in_names = list(io.get("inputs") or sig_in)
-        out_names = list(io.get("outputs") or sig_out)
-        if len(in_names) != len(sig_in) or len(out_names) != len(sig_out):
-            raise InputError(f"artifact {art.id}: io_names {io} do not pair one to one with the signature "
-                             f"inputs {sig_in} and outputs {sig_out}; re-run `edgekit convert`")
-        feeds = load_npz(job.feeds_path)
-        missing = [n for n in sig_in if n not in feeds]
-        if missing:
-            raise InputError(f"golden inputs lack {', '.join(missing)}; they hold {', '.join(feeds) or 'nothing'}")
+        pio = paired_io(job)
+        sig_in, sig_out, in_names, out_names, feeds = (pio.signature_inputs, pio.signature_outputs, pio.inputs,
+                                                       pio.outputs, pio.feeds)
         s = job.bench
         n = len(feeds[sig_in[0]]) if sig_in else 0
         # Loading, both loops (each bounded by max_time) and the golden pass, with room for slow disks.
