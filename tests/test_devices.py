@@ -7,6 +7,7 @@ checked against the reference outputs, and the worker's own detection that LiteR
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -143,14 +144,17 @@ def test_a_library_that_is_not_a_delegate_is_an_error_row(converted_cnn, tmp_pat
     assert row["status"] == "error" and row["runtime"] == "litert" and row["reason"], row
 
 
-def test_cli_gpu_json_and_device_help(converted_cnn, tmp_path: Path) -> None:
+@pytest.mark.parametrize("ci, code", [("", 0), ("true", 1)], ids=["local", "ci"])
+def test_cli_gpu_json_and_device_help(converted_cnn, tmp_path: Path, ci: str, code: int) -> None:
+    """No GPU here: the row is unavailable; that passes locally and fails the run with CI=true (documented)."""
+    env = {k: v for k, v in os.environ.items() if k != "CI"} | ({"CI": ci} if ci else {})
     proc = subprocess.run([sys.executable, "-m", "edgekit", "validate", str(converted_cnn.out), "--device", "gpu",
                            "--artifact", "onnx", "--json", "--report", str(tmp_path / "r")],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, env=env)
     rep = json.loads(proc.stdout)
     (row,) = rep["results"]
     assert row["status"] == "unavailable" and rep["device"]["kind"] == "gpu"
-    assert proc.returncode == 0
+    assert proc.returncode == code
 
 
 def test_runner_timing_rule_matches_bench() -> None:
