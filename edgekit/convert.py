@@ -7,6 +7,7 @@ failed run never leaves a DIR that looks complete, and an existing DIR is only r
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import json
 import os
@@ -163,13 +164,60 @@ def _read_preprocessing(path: Path | None) -> dict[str, Any] | None:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def convert(model: Path, out: Path, opts: ConvertOptions, hook: ProgressHook | None = None) -> ConvertResult:
-    """Convert ``model`` into ``out``. Raises InputError for bad input; failed formats are recorded, not raised."""
+TRAIN_MARKER = "train.json"  # written by `edgekit train` next to model.keras (edgekit/train/engine.py)
+TRAINED_ARTIFACTS = "artifacts"
+
+
+def discover_training_output(model: Path, out: Path | None, opts: ConvertOptions) -> tuple[Path, Path | None]:
+    """An `edgekit train` folder (or its model.keras) needs no flags: fill what the user left unset.
+
+    Calibration, golden set (all of it), labels and preprocessing come from train.json's file list, the
+    formats from the recipe's export.formats; --out defaults to FOLDER/artifacts. Explicit options win.
+    """
+    folder = model if model.is_dir() else model.parent
+    marker = folder / TRAIN_MARKER
+    if not marker.is_file() or (model.is_dir() and (model / "saved_model.pb").is_file()):
+        return model, out
+    try:
+        doc = json.loads(marker.read_text(encoding="utf-8"))
+        files = doc["files"]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as e:
+        raise InputError(f"{marker} is not a readable `edgekit train` record ({e}); re-run edgekit train") from e
+
+    def path(key: str) -> Path | None:
+        name = files.get(key)
+        return folder / name if isinstance(name, str) and (folder / name).exists() else None
+
+    if model.is_dir():
+        model = path("model") or model
+    if opts.calibration is None and path("calibration"):
+        opts.calibration = str(path("calibration"))
+    if opts.golden is None and path("golden"):
+        opts.golden = str(path("golden"))
+        if opts.golden_samples == ConvertOptions.golden_samples:  # not set: validate on the whole hold-out
+            opts.golden_samples = max(opts.golden_samples, int(doc.get("golden_samples") or 0))
+    if opts.formats == ConvertOptions.formats and isinstance(doc.get("formats"), str):
+        opts.formats = doc["formats"]  # the recipe's export.formats
+    if opts.labels is None:
+        opts.labels = path("labels")
+    if opts.preprocessing is None:
+        opts.preprocessing = path("preprocessing")
+    return model, out if out is not None else folder / TRAINED_ARTIFACTS
+
+
+def convert(model: Path, out: Path | None, opts: ConvertOptions, hook: ProgressHook | None = None) -> ConvertResult:
+    """Convert ``model`` into ``out``. Raises InputError for bad input; failed formats are recorded, not raised.
+
+    ``model`` may be an `edgekit train` output folder; then ``out`` may be None (FOLDER/artifacts).
+    """
     from edgekit import source as src
 
     quiet_tensorflow()
     t0 = time.perf_counter()
-    model, out = Path(model), Path(out)
+    opts = dataclasses.replace(opts)  # discovery fills unset options; the caller's object stays as given
+    model, out = discover_training_output(Path(model), Path(out) if out is not None else None, opts)
+    if out is None:
+        raise InputError("--out is required (it defaults to FOLDER/artifacts only for an `edgekit train` folder)")
     kind = src.sniff(model)
     targets = _check_options(opts)
     input_shapes = src.parse_input_shapes(opts.input_shapes)

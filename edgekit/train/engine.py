@@ -1,0 +1,221 @@
+"""What every recipe shares: the distribution strategy, callbacks, the output folder contract.
+
+The output folder (what ``edgekit convert DIR`` reads with no flags):
+  model.keras         the trained model, preprocessing inside where it can be (raw inputs in)
+  labels.txt          one class name per line (classifiers)
+  preprocessing.json  what an app does to raw data before the model (and after, for forecasts)
+  calibration.npz     representative inputs drawn from the training split (int8 calibration)
+  golden.npz          the labelled hold-out, never trained or calibrated on (``labels`` array)
+  recipe.toml         the resolved recipe, every key
+  train.json          the marker convert looks for: file names, metrics, data counts, history, timings
+  train.log           TensorFlow's own log lines (EDGEKIT_DEBUG=1 shows them on the terminal instead)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgekit import __version__
+from edgekit.errors import InputError
+
+TRAIN_MARKER = "train.json"
+MODEL_FILE = "model.keras"
+CALIBRATION_FILE = "calibration.npz"
+GOLDEN_FILE = "golden.npz"
+LABELS_FILE = "labels.txt"
+PREPROCESSING_FILE = "preprocessing.json"
+RECIPE_FILE = "recipe.toml"
+TRAIN_LOG = "train.log"  # TensorFlow's native log lines and Python warnings during training
+STRATEGIES = ("none", "mirrored", "multiworker")
+
+
+@dataclass
+class TrainOptions:
+    out: Path | None = None  # default: ./<recipe name>-out
+    data: str | None = None  # overrides data.source
+    overrides: list[str] = field(default_factory=list)  # section.key=value
+    strategy: str = "none"
+    force: bool = False
+    verbose: int = 0  # Keras fit verbosity
+    log: Any = None  # callable(str) for progress lines; None = silent
+
+
+@dataclass
+class TrainResult:
+    out: Path
+    recipe: str
+    task: str
+    metrics: dict[str, Any]
+    info: dict[str, Any]
+    seconds: float
+
+
+def make_strategy(name: str) -> Any:
+    """tf.distribute strategy for --strategy. Created before any other TensorFlow op (multi-worker needs it)."""
+    if name not in STRATEGIES:
+        raise InputError(f"--strategy {name!r} is not one of {', '.join(STRATEGIES)}")
+    import tensorflow as tf
+
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        if not os.environ.get("TF_CONFIG"):
+            raise InputError("--strategy multiworker reads the cluster from the TF_CONFIG environment variable, "
+                             "which is not set; see docs/recipes.md (multi-worker training)")
+        try:
+            json.loads(os.environ["TF_CONFIG"])
+        except json.JSONDecodeError as e:
+            raise InputError(f"TF_CONFIG is not valid JSON ({e})") from e
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def is_chief() -> bool:
+    """Only the chief (worker 0 without a chief task) writes the output folder in multi-worker training."""
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        return True
+    task = json.loads(raw).get("task", {})
+    kind, index = task.get("type", "worker"), int(task.get("index", 0))
+    cluster = json.loads(raw).get("cluster", {})
+    return kind == "chief" or (kind == "worker" and index == 0 and "chief" not in cluster)
+
+
+def callbacks(train: dict[str, Any], workdir: Path, has_validation: bool, log: Any = None) -> list[Any]:
+    """EarlyStopping (best weights restored), ModelCheckpoint (best so far), ReduceLROnPlateau, a line per epoch."""
+    import keras
+
+    class EpochLine(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            self.t = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            shown = "  ".join(f"{k} {v:.4g}" for k, v in (logs or {}).items() if k != "learning_rate")
+            log(f"  epoch {epoch + 1}/{self.params.get('epochs')}  {shown}  ({time.perf_counter() - self.t:.1f} s)")
+
+    monitor = "val_loss" if has_validation else "loss"
+    patience = int(train["patience"])
+    cbs: list[Any] = [
+        keras.callbacks.ModelCheckpoint(str(workdir / "best.weights.h5"), monitor=monitor, save_best_only=True,
+                                        save_weights_only=True),
+        keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=max(1, patience // 2),
+                                          min_lr=1e-6),
+    ]
+    if patience > 0:
+        cbs.insert(0, keras.callbacks.EarlyStopping(monitor=monitor, patience=patience,
+                                                    restore_best_weights=True))
+    if log is not None:
+        cbs.append(EpochLine())
+    return cbs
+
+
+def merge_history(*histories: Any) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {}
+    for h in histories:
+        if h is None:
+            continue
+        for k, v in h.history.items():
+            out.setdefault(k, []).extend(round(float(x), 6) for x in v)
+    return out
+
+
+def seed_everything(seed: int) -> None:
+    import keras
+
+    keras.utils.set_random_seed(seed)
+
+
+def check_out(out: Path, force: bool) -> None:
+    from edgekit.convert import _check_out
+
+    _check_out(out, force, [])
+
+
+@contextmanager
+def staging_folder(out: Path) -> Iterator[Path]:
+    """Build in a hidden sibling, move into place only when everything was written (as convert does)."""
+    import shutil
+
+    from edgekit.convert import _move_into_place
+
+    out_abs = out.resolve()
+    out_abs.parent.mkdir(parents=True, exist_ok=True)
+    staging = out_abs.parent / f".{out_abs.name}.edgekit-tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    try:
+        yield staging
+        work = staging / "_work"
+        if work.exists():
+            shutil.rmtree(work)
+        if is_chief():
+            _move_into_place(staging, out_abs)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_common(staging: Path, recipe: Any, model: Any, calibration: dict[str, np.ndarray],
+                 golden: dict[str, np.ndarray], labels: list[str] | None, preprocessing: dict[str, Any],
+                 info: dict[str, Any]) -> dict[str, Any]:
+    """Write the contract files; returns train.json's content."""
+    model.save(staging / MODEL_FILE)
+    np.savez(staging / CALIBRATION_FILE, **calibration)
+    np.savez(staging / GOLDEN_FILE, **golden)
+    (staging / PREPROCESSING_FILE).write_text(json.dumps(preprocessing, indent=2) + "\n", encoding="utf-8")
+    (staging / RECIPE_FILE).write_text(recipe.to_toml(), encoding="utf-8")
+    if labels is not None:
+        (staging / LABELS_FILE).write_text("\n".join(labels) + "\n", encoding="utf-8")
+    golden_n = int(next(v for k, v in golden.items() if k != "labels").shape[0])
+    calib_n = int(next(iter(calibration.values())).shape[0])
+    doc = {
+        "schema": 1,
+        "tool": "edgekit train",
+        "edgekit_version": __version__,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "recipe": recipe.name,
+        "task": recipe.task,
+        "files": {"model": MODEL_FILE, "calibration": CALIBRATION_FILE, "golden": GOLDEN_FILE,
+                  "labels": LABELS_FILE if labels is not None else None, "preprocessing": PREPROCESSING_FILE,
+                  "recipe": RECIPE_FILE},
+        "formats": recipe.export["formats"],
+        "golden_samples": golden_n,
+        "calibration_samples": calib_n,
+        "host": {"python": platform.python_version(), "machine": platform.machine(), "cores": os.cpu_count()},
+        **info,
+    }
+    (staging / TRAIN_MARKER).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    return doc
+
+
+class Clock:
+    """Named wall-clock phases for train.json."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+        self.last = self.t0
+        self.phases: dict[str, float] = {}
+
+    def mark(self, name: str) -> None:
+        now = time.perf_counter()
+        self.phases[name] = round(now - self.last, 2)
+        self.last = now
+
+    @property
+    def total(self) -> float:
+        return round(time.perf_counter() - self.t0, 2)
+
+
+def rewrite_marker(staging: Path, doc: dict[str, Any]) -> None:
+    (staging / TRAIN_MARKER).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,260 @@
+"""Recipe files: TOML, one schema per task, unknown keys refused with the valid ones named.
+
+A recipe is ``[recipe]`` (task, name, seed, description) plus task sections (``[data]``, ``[model]``,
+``[train]``, ``[augment]``). Every key has a default here, so a recipe file only states what differs.
+Built-in recipes ship as package data (``edgekit/data/recipes`` points at the top-level ``recipes/``).
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from edgekit.errors import InputError
+
+TASKS = ("image_classifier", "sequence_classifier", "forecaster")
+
+# The keys every task shares. Values are defaults; their Python type is the accepted type.
+_COMMON_TRAIN: dict[str, Any] = {
+    "epochs": 20,
+    "batch_size": 32,
+    "learning_rate": 1e-3,
+    "patience": 5,  # EarlyStopping on val_loss; ReduceLROnPlateau waits half as long
+    "validation_split": 0.1,  # of what remains after the golden hold-out
+}
+_COMMON_DATA: dict[str, Any] = {
+    "source": "",
+    "holdout": 0.15,  # the golden set: never trained or calibrated on
+    "calibration_samples": 200,  # drawn from the training split
+}
+# What `edgekit convert FOLDER` produces when --formats is not given. TF.js 4.22 cannot run Keras 3 LSTM
+# graphs (wasm: "_FusedMatMul only supports rank-1 bias"), so the LSTM recipes leave it out by default.
+_RNN_FORMATS = "saved_model,tflite,onnx"
+
+SCHEMAS: dict[str, dict[str, dict[str, Any]]] = {
+    "image_classifier": {
+        "data": {**_COMMON_DATA, "source": "builtin:digits", "max_bad_fraction": 0.1},
+        "model": {
+            "alpha": 0.35,
+            "input_size": 96,
+            "weights": "imagenet",  # imagenet | none | a local .h5/.weights.h5 file for the base
+            "dropout": 0.2,
+            # With weights = "none" there is no pretrained base: BatchNorm statistics start from nothing
+            # and a few hundred steps at Keras' 0.99 momentum leave them far from the data's.
+            "bn_momentum": 0.9,
+        },
+        "train": {
+            **_COMMON_TRAIN,
+            "fine_tune_layers": 0,  # phase two: unfreeze the top N layers of the base
+            "fine_tune_epochs": 0,
+            "fine_tune_learning_rate": 1e-5,
+        },
+        "augment": {"flip": False, "rotate": 0.03, "translate": 0.08, "zoom": 0.1, "contrast": 0.0},
+        "export": {"formats": "all"},
+    },
+    "sequence_classifier": {
+        "data": {**_COMMON_DATA, "source": "builtin:digit-rows", "tokenizer": "words", "sequence_length": 8,
+                 "max_vocab": 2000, "lowercase": True},
+        "model": {"embedding_dim": 16, "units": 32, "dropout": 0.1},
+        "train": {**_COMMON_TRAIN, "epochs": 30, "learning_rate": 3e-3},
+        "export": {"formats": _RNN_FORMATS},
+    },
+    "forecaster": {
+        "data": {**_COMMON_DATA, "source": "builtin:sunspots", "column": "", "window": 24, "horizon": 1},
+        "model": {"units": 32, "dropout": 0.0},
+        "train": {**_COMMON_TRAIN, "epochs": 60, "learning_rate": 3e-3, "patience": 10, "batch_size": 16},
+        "export": {"formats": _RNN_FORMATS},
+    },
+}
+RECIPE_KEYS: dict[str, Any] = {"task": "", "name": "", "seed": 0, "description": ""}
+
+
+@dataclass
+class Recipe:
+    task: str
+    name: str
+    seed: int
+    description: str
+    sections: dict[str, dict[str, Any]]
+    path: Path | None = None  # the file it came from; data paths are relative to its folder
+    overrides: list[str] = field(default_factory=list)
+
+    def __getattr__(self, name: str) -> dict[str, Any]:
+        # recipe.data / recipe.model / recipe.train / recipe.augment
+        sections = self.__dict__.get("sections", {})
+        if name in sections:
+            return sections[name]
+        raise AttributeError(name)
+
+    def resolve_path(self, value: str) -> Path:
+        p = Path(value).expanduser()
+        if not p.is_absolute() and self.path is not None:
+            p = self.path.parent / p
+        return p
+
+    def to_toml(self) -> str:
+        """The resolved recipe (every key, defaults included): what was actually trained."""
+        lines = ["[recipe]"]
+        for k, v in (("task", self.task), ("name", self.name), ("seed", self.seed),
+                     ("description", self.description)):
+            lines.append(f"{k} = {_toml_value(v)}")
+        for section, body in self.sections.items():
+            lines.append(f"\n[{section}]")
+            lines += [f"{k} = {_toml_value(v)}" for k, v in body.items()]
+        return "\n".join(lines) + "\n"
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def builtin_dir() -> Path:
+    return Path(str(resources.files("edgekit").joinpath("data/recipes")))
+
+
+def builtin_names() -> list[str]:
+    d = builtin_dir()
+    return sorted(p.stem for p in d.glob("*.toml")) if d.is_dir() else []
+
+
+def load_recipe(spec: str | Path, overrides: list[str] | None = None) -> Recipe:
+    """A built-in recipe name or a .toml path, with ``section.key=value`` overrides applied."""
+    spec_s = str(spec)
+    path = Path(spec_s)
+    if path.suffix != ".toml" and "/" not in spec_s:
+        candidate = builtin_dir() / f"{spec_s}.toml"
+        if not candidate.is_file():
+            raise InputError(f"unknown recipe {spec_s!r}; built-in recipes: {', '.join(builtin_names())}, or give "
+                             "a path to a .toml recipe file")
+        path = candidate
+    if not path.is_file():
+        raise InputError(f"recipe file {path} does not exist; built-in recipes: {', '.join(builtin_names())}")
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise InputError(f"recipe {path}: not a readable TOML file ({e})") from e
+    return parse_recipe(doc, path, overrides or [])
+
+
+def parse_recipe(doc: dict[str, Any], path: Path | None, overrides: list[str]) -> Recipe:
+    where = f"recipe {path}" if path else "recipe"
+    head = doc.get("recipe")
+    if not isinstance(head, dict):
+        raise InputError(f"{where}: missing the [recipe] table with task = one of {', '.join(TASKS)}")
+    task = head.get("task")
+    if task not in TASKS:
+        raise InputError(f"{where}: [recipe] task = {task!r} is not one of {', '.join(TASKS)}")
+    schema = SCHEMAS[task]
+    unknown_sections = sorted(set(doc) - set(schema) - {"recipe"})
+    if unknown_sections:
+        raise InputError(f"{where}: unknown table(s) {unknown_sections}; valid tables for {task}: "
+                         f"[recipe], {', '.join(f'[{s}]' for s in schema)}")
+    head = _checked("recipe", head, RECIPE_KEYS, where)
+    sections = {s: _checked(s, doc.get(s, {}), defaults, where) for s, defaults in schema.items()}
+    for item in overrides:
+        _apply_override(sections, head, item, schema)
+    recipe = Recipe(task=task, name=str(head["name"] or (path.stem if path else task)), seed=int(head["seed"]),
+                    description=str(head["description"]), sections=sections, path=path, overrides=list(overrides))
+    _check_values(recipe, where)
+    return recipe
+
+
+def _checked(section: str, body: Any, defaults: dict[str, Any], where: str) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise InputError(f"{where}: [{section}] must be a table")
+    unknown = sorted(set(body) - set(defaults))
+    if unknown:
+        raise InputError(f"{where}: unknown key(s) {', '.join(f'{section}.{k}' for k in unknown)}; valid keys in "
+                         f"[{section}]: {', '.join(sorted(defaults))}")
+    out = copy.deepcopy(defaults)
+    for key, value in body.items():
+        out[key] = _coerce(f"{section}.{key}", value, defaults[key], where)
+    return out
+
+
+def _coerce(key: str, value: Any, default: Any, where: str) -> Any:
+    want = type(default)
+    if want is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, want) and not (want is int and isinstance(value, bool)):
+        return value
+    raise InputError(f"{where}: {key} = {value!r} should be a {want.__name__} (default {default!r})")
+
+
+def _apply_override(sections: dict[str, dict[str, Any]], head: dict[str, Any], item: str,
+                    schema: dict[str, dict[str, Any]]) -> None:
+    """``--set train.epochs=3``: the value is parsed as TOML (numbers, true/false), else taken as a string."""
+    key, sep, raw = item.partition("=")
+    section, dot, name = key.strip().partition(".")
+    if not sep or not dot:
+        raise InputError(f"--set {item!r}: expected SECTION.KEY=VALUE, e.g. train.epochs=3")
+    if section == "recipe":
+        target, defaults = head, RECIPE_KEYS
+    elif section in schema:
+        target, defaults = sections[section], schema[section]
+    else:
+        raise InputError(f"--set {item!r}: unknown table {section!r}; valid: recipe, {', '.join(schema)}")
+    if name not in defaults:
+        raise InputError(f"--set {item!r}: unknown key {section}.{name}; valid keys in [{section}]: "
+                         f"{', '.join(sorted(defaults))}")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    target[name] = _coerce(key.strip(), value, defaults[name], "--set")
+
+
+def _check_values(r: Recipe, where: str) -> None:
+    def bad(key: str, value: Any, why: str) -> InputError:
+        return InputError(f"{where}: {key} = {value!r} {why}")
+
+    t, d = r.train, r.data
+    for key in ("epochs", "batch_size"):
+        if t[key] < 1:
+            raise bad(f"train.{key}", t[key], "must be at least 1")
+    if t["learning_rate"] <= 0:
+        raise bad("train.learning_rate", t["learning_rate"], "must be positive")
+    if t["patience"] < 0:
+        raise bad("train.patience", t["patience"], "must be 0 or more")
+    for key in ("validation_split",):
+        if not 0.0 <= t[key] < 0.5:
+            raise bad(f"train.{key}", t[key], "must be in [0, 0.5)")
+    if not 0.0 < d["holdout"] < 0.5:
+        raise bad("data.holdout", d["holdout"], "must be in (0, 0.5): the golden set is held out from the data")
+    if d["calibration_samples"] < 1:
+        raise bad("data.calibration_samples", d["calibration_samples"], "must be at least 1")
+    try:
+        from edgekit.formats import parse_formats
+
+        parse_formats(r.export["formats"])
+    except InputError as e:
+        raise bad("export.formats", r.export["formats"], f"is not valid: {e}") from e
+    if not d["source"]:
+        raise bad("data.source", d["source"], "is empty; give a data folder/file or a builtin: source")
+    if r.task == "image_classifier":
+        m = r.model
+        if m["alpha"] not in (0.35, 0.5, 0.75, 1.0, 1.3, 1.4):
+            raise bad("model.alpha", m["alpha"], "is not a MobileNetV2 width (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)")
+        if m["input_size"] < 32:
+            raise bad("model.input_size", m["input_size"], "must be at least 32 (MobileNetV2 downsamples 32x)")
+        if not 0.0 <= m["dropout"] < 1.0:
+            raise bad("model.dropout", m["dropout"], "must be in [0, 1)")
+        if t["fine_tune_layers"] < 0 or t["fine_tune_epochs"] < 0:
+            raise bad("train.fine_tune_layers/epochs", (t["fine_tune_layers"], t["fine_tune_epochs"]),
+                      "must be 0 or more")
+    if r.task == "sequence_classifier":
+        if d["tokenizer"] not in ("words", "chars"):
+            raise bad("data.tokenizer", d["tokenizer"], "is not one of words, chars")
+        if d["sequence_length"] < 1 or d["max_vocab"] < 3:
+            raise bad("data.sequence_length/max_vocab", (d["sequence_length"], d["max_vocab"]),
+                      "must be >= 1 and >= 3")
+    if r.task == "forecaster" and (d["window"] < 2 or d["horizon"] < 1):
+        raise bad("data.window/horizon", (d["window"], d["horizon"]), "must be >= 2 and >= 1")

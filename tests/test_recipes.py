@@ -1,0 +1,162 @@
+"""Recipe files and `edgekit train` bad input that is refused before any training: fast, no TensorFlow."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from edgekit.cli import app
+from edgekit.errors import InputError
+from edgekit.train.recipe import SCHEMAS, builtin_names, load_recipe
+
+runner = CliRunner()
+
+
+def _bad(res, *fragments: str) -> None:
+    assert res.exit_code == 2, res.output
+    lines = [ln for ln in res.output.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("edgekit: error: "), res.output
+    for f in fragments:
+        assert f in res.output, (f, res.output)
+
+
+def test_builtin_recipes_parse_and_cover_every_task():
+    names = builtin_names()
+    assert {"digits", "image-classifier", "digit-rows-lstm", "sunspots-forecaster"} <= set(names)
+    tasks = {load_recipe(n).task for n in names}
+    assert tasks == set(SCHEMAS)
+    r = load_recipe("digits")
+    assert (r.model["alpha"], r.model["input_size"], r.model["weights"]) == (0.35, 64, "none")
+    assert r.augment["flip"] is False and r.data["source"] == "builtin:digits"
+    # The general image recipe is the transfer-learning one: ImageNet base, phase two 100x lower LR.
+    g = load_recipe("image-classifier")
+    assert g.model["weights"] == "imagenet"
+    assert g.train["learning_rate"] / g.train["fine_tune_learning_rate"] == pytest.approx(100)
+
+
+def test_resolved_recipe_round_trips(tmp_path):
+    r = load_recipe("digits", ["train.epochs=3", "model.weights=none", "recipe.seed=5"])
+    assert r.train["epochs"] == 3 and r.seed == 5
+    p = tmp_path / "resolved.toml"
+    p.write_text(r.to_toml())
+    again = load_recipe(p)
+    assert again.sections == r.sections and again.seed == 5
+
+
+def test_typo_in_key_names_valid_keys(tmp_path):
+    p = tmp_path / "typo.toml"
+    p.write_text('[recipe]\ntask = "image_classifier"\n[model]\nalpah = 0.5\n')
+    with pytest.raises(InputError) as e:
+        load_recipe(p)
+    assert "model.alpah" in str(e.value) and "alpha" in str(e.value) and "input_size" in str(e.value)
+    _bad(runner.invoke(app, ["train", str(p), "--out", str(tmp_path / "o")]), "unknown key(s) model.alpah",
+         "valid keys in [model]")
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("body, fragment", [
+    ('[recipe]\ntask = "image_classifier"\n[trainig]\nepochs = 1\n', "unknown table(s) ['trainig']"),
+    ('[recipe]\ntask = "regression"\n', "is not one of image_classifier"),
+    ('[data]\nsource = "x"\n', "missing the [recipe] table"),
+    ('[recipe]\ntask = "image_classifier"\n[train]\nepochs = "ten"\n', "train.epochs = 'ten' should be a int"),
+    ('[recipe]\ntask = "image_classifier"\n[model]\nalpha = 0.4\n', "not a MobileNetV2 width"),
+    ('[recipe]\ntask = "forecaster"\n[data]\nholdout = 0.7\n', "data.holdout = 0.7"),
+    ('[recipe\ntask=', "not a readable TOML file"),
+])
+def test_bad_recipe_files(tmp_path, body, fragment):
+    p = tmp_path / "r.toml"
+    p.write_text(body)
+    _bad(runner.invoke(app, ["train", str(p), "--out", str(tmp_path / "o")]), fragment)
+
+
+def test_unknown_recipe_name_lists_builtins(tmp_path):
+    _bad(runner.invoke(app, ["train", "mobilenet", "--out", str(tmp_path / "o")]), "unknown recipe 'mobilenet'",
+         "digits", "sunspots-forecaster")
+
+
+@pytest.mark.parametrize("item, fragment", [
+    ("train.epoch=3", "unknown key train.epoch"),
+    ("epochs=3", "expected SECTION.KEY=VALUE"),
+    ("optimizer.lr=1", "unknown table 'optimizer'"),
+    ("train.epochs=many", "should be a int"),
+])
+def test_bad_set_overrides(tmp_path, item, fragment):
+    _bad(runner.invoke(app, ["train", "digits", "--set", item, "--out", str(tmp_path / "o")]), fragment)
+
+
+def test_bad_strategy_and_existing_out(tmp_path):
+    _bad(runner.invoke(app, ["train", "digits", "--strategy", "tpu", "--out", str(tmp_path / "o")]),
+         "--strategy 'tpu'")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.txt").write_text("mine")
+    _bad(runner.invoke(app, ["train", "digits", "--out", str(tmp_path / "full")]), "--force")
+    assert (tmp_path / "full" / "keep.txt").read_text() == "mine"
+
+
+def test_multiworker_needs_tf_config(tmp_path, monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    _bad(runner.invoke(app, ["train", "sunspots-forecaster", "--strategy", "multiworker", "--out",
+                             str(tmp_path / "o")]), "TF_CONFIG")
+    assert not [p for p in tmp_path.iterdir()]  # nothing half-written
+
+
+def test_train_help_does_not_import_tensorflow():
+    code = ("import sys; from edgekit.cli import main\n"
+            "for cmd in ('train', 'quickstart'):\n"
+            "    try:\n        main([cmd, '--help'])\n    except SystemExit:\n        pass\n"
+            "mods = ('tensorflow', 'keras', 'sklearn', 'statsmodels')\n"
+            "print('HEAVY=' + ','.join(m for m in mods if m in sys.modules))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "COLUMNS": "100"})
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.rstrip().endswith("HEAVY="), res.stdout[-300:]
+    assert "--strategy" in res.stdout and "--set" in res.stdout
+
+
+def test_builtin_recipes_ship_as_package_data():
+    # edgekit/data/recipes points at the top-level recipes/ folder, which is what the wheel carries.
+    here = Path(__file__).resolve().parents[1]
+    shipped = {p.name for p in (here / "edgekit" / "data" / "recipes").glob("*.toml")}
+    assert shipped == {p.name for p in (here / "recipes").glob("*.toml")} and len(shipped) >= 4
+
+
+def test_convert_discovers_a_training_folder(tmp_path):
+    """`edgekit convert FOLDER` fills every unset option from train.json; explicit options win."""
+    import json
+
+    from edgekit.convert import ConvertOptions, discover_training_output
+
+    folder = tmp_path / "run"
+    folder.mkdir()
+    for name in ("model.keras", "calibration.npz", "golden.npz", "labels.txt", "preprocessing.json"):
+        (folder / name).write_text("x")
+    (folder / "train.json").write_text(json.dumps({
+        "files": {"model": "model.keras", "calibration": "calibration.npz", "golden": "golden.npz",
+                  "labels": "labels.txt", "preprocessing": "preprocessing.json"},
+        "golden_samples": 269, "formats": "saved_model,tflite,onnx"}))
+    opts = ConvertOptions()
+    model, out = discover_training_output(folder, None, opts)
+    assert model == folder / "model.keras" and out == folder / "artifacts"
+    assert opts.calibration == str(folder / "calibration.npz") and opts.golden == str(folder / "golden.npz")
+    assert opts.golden_samples == 269 and opts.formats == "saved_model,tflite,onnx"
+    assert opts.labels == folder / "labels.txt" and opts.preprocessing == folder / "preprocessing.json"
+    mine = ConvertOptions(golden="g.npz", golden_samples=10, formats="onnx", calibration="c.npy")
+    model, out = discover_training_output(folder / "model.keras", tmp_path / "o", mine)
+    assert (mine.golden, mine.golden_samples, mine.formats, mine.calibration) == ("g.npz", 10, "onnx", "c.npy")
+    assert out == tmp_path / "o"
+    # A plain model elsewhere is untouched, and --out stays required there.
+    plain = ConvertOptions()
+    assert discover_training_output(tmp_path / "m.keras", None, plain) == (tmp_path / "m.keras", None)
+    assert plain.calibration is None
+    _bad(runner.invoke(app, ["convert", str(tmp_path / "m.keras")]), "--out is required")
+
+
+def test_convert_rejects_a_broken_training_record(tmp_path):
+    (tmp_path / "model.keras").write_text("x")
+    (tmp_path / "train.json").write_text("{not json")
+    _bad(runner.invoke(app, ["convert", str(tmp_path)]), "train.json is not a readable `edgekit train` record")
