@@ -32,9 +32,9 @@ setup-system:
 	@bash .ci/system-deps.sh
 	@bash .ci/browser-deps.sh
 
-# The README's main job: train a small CNN on real digits, convert it to every format, validate everything.
+# The README's main job: train MobileNetV2 on real digits (offline), convert it to every format, validate everything.
 demo: setup
-	$(PY) examples/digits_demo.py --out demo-out
+	$(VENV)/bin/edgekit quickstart --out demo-out --force
 
 test: setup
 	$(VENV)/bin/pytest -q

@@ -85,9 +85,16 @@ FORMATS_HELP = (
 @cli_errors
 def convert_cli(
     model: Annotated[
-        Path, typer.Argument(metavar="MODEL", help="A Keras 3 .keras file, a legacy .h5 file or a SavedModel folder.")
+        Path,
+        typer.Argument(metavar="MODEL", help="A Keras 3 .keras file, a legacy .h5 file, a SavedModel folder, or an "
+                       "`edgekit train` output folder (its calibration, golden set, labels and preprocessing are "
+                       "used unless given)."),
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (created; must be empty unless --force).")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Output folder (created; must be empty unless --force). Default for an "
+                     "`edgekit train` folder: FOLDER/artifacts."),
+    ] = None,
     formats: Annotated[str, typer.Option("--formats", "-f", help=FORMATS_HELP)] = "all",
     calibration: Annotated[
         str | None,
@@ -302,6 +309,67 @@ def doctor_cli(
     missing_core = [p.name for p in report.packages if p.state == "missing" and p.name in CORE]
     if missing_core:
         raise MissingDependency(", ".join(missing_core), "run `make setup`")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# train / quickstart
+
+
+@app.command("train")
+@cli_errors
+def train_cli(
+    recipe: Annotated[
+        str,
+        typer.Argument(help="A built-in recipe (digits, image-classifier, digit-rows-lstm, sunspots-forecaster) "
+                       "or a path to a recipe .toml file."),
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Output folder (default: ./RECIPE-NAME-out).")
+    ] = None,
+    data: Annotated[
+        str | None, typer.Option("--data", help="Data source, overriding the recipe's data.source (a folder, a "
+                                 "CSV file, or builtin:digits / builtin:digit-rows / builtin:sunspots).")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a recipe key: SECTION.KEY=VALUE, e.g. --set train.epochs=5 "
+                     "--set model.weights=none. Repeatable."),
+    ] = None,
+    strategy: Annotated[
+        str, typer.Option("--strategy", help="none, mirrored (all local devices) or multiworker (TF_CONFIG).")
+    ] = "none",
+    force: Annotated[bool, typer.Option("--force", help="Replace a non-empty output folder.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No per-epoch lines.")] = False,
+) -> None:
+    """Train a recipe into a folder that `edgekit convert FOLDER` turns into artifacts with no further flags."""
+    from edgekit.train import TrainOptions, train
+
+    result = train(recipe, TrainOptions(out=out, data=data, overrides=list(set_ or []), strategy=strategy,
+                                        force=force, log=None if quiet else typer.echo))
+    shown = ", ".join(f"{k} {v}" for k, v in result.metrics.items() if v is not None)
+    typer.echo(f"trained {result.recipe} in {result.seconds:.1f} s: {shown}")
+    typer.echo(f"output: {result.out}   next: edgekit convert {result.out}")
+
+
+@app.command("quickstart")
+@cli_errors
+def quickstart_cli(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the trained model and its artifacts.")] = Path(
+        "quickstart-out"),
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a key of the digits recipe, e.g. train.epochs=5.")
+    ] = None,
+    tol: Annotated[
+        list[str] | None, typer.Option("--tol", help="Validate tolerance override, as `edgekit validate --tol`.")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace a non-empty output folder.")] = False,
+) -> None:
+    """Offline end to end: train MobileNetV2 on scikit-learn's digits, convert to every format, validate on CPU."""
+    from edgekit.train.quickstart import QuickstartOptions, quickstart
+
+    result = quickstart(QuickstartOptions(out=out, overrides=list(set_ or []), tolerances=list(tol or []),
+                                          force=force), say=typer.echo)
+    raise typer.Exit(result["report"]["summary"]["exit_code"])
 
 
 # ---------------------------------------------------------------------------------------------------------
