@@ -160,3 +160,21 @@ def test_convert_rejects_a_broken_training_record(tmp_path):
     (tmp_path / "model.keras").write_text("x")
     (tmp_path / "train.json").write_text("{not json")
     _bad(runner.invoke(app, ["convert", str(tmp_path)]), "train.json is not a readable `edgekit train` record")
+
+
+def test_paths_on_the_command_line_are_relative_to_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = load_recipe("image-classifier", ["data.source=photos", "model.weights=w/base.weights.h5"])
+    assert r.data["source"] == str(tmp_path / "photos")
+    assert r.model["weights"] == str(tmp_path / "w" / "base.weights.h5")
+    # In the recipe file itself, relative paths are relative to the file.
+    assert load_recipe("image-classifier").resolve_path("images/").parent.name == "recipes"
+    assert load_recipe("digits", ["data.source=builtin:digits"]).data["source"] == "builtin:digits"
+
+
+def test_force_never_deletes_the_training_data(tmp_path):
+    (tmp_path / "run" / "images" / "a").mkdir(parents=True)
+    (tmp_path / "run" / "notes.txt").write_text("keep")
+    _bad(runner.invoke(app, ["train", "image-classifier", "--data", str(tmp_path / "run" / "images"), "--out",
+                             str(tmp_path / "run"), "--force"]), "would delete it")
+    assert (tmp_path / "run" / "notes.txt").read_text() == "keep"

@@ -32,13 +32,13 @@ def train(recipe_spec: str | Path | Recipe, opts: TrainOptions | None = None) ->
             recipe = parse_recipe(doc, recipe.path, overrides)
     else:
         recipe = load_recipe(recipe_spec, overrides)
-    if opts.data and not Path(opts.data).is_absolute() and not opts.data.startswith("builtin:"):
-        # --data is relative to the working directory, not to the recipe file.
-        recipe.data["source"] = str(Path(opts.data).resolve())
     out = Path(opts.out) if opts.out else Path(f"{recipe.name}-out")
     if opts.strategy not in engine.STRATEGIES:
         raise engine.InputError(f"--strategy {opts.strategy!r} is not one of {', '.join(engine.STRATEGIES)}")
-    engine.check_out(out, opts.force)
+    src = str(recipe.data["source"])
+    # --force must never delete the training data (or a weights file) that lives inside --out.
+    engine.check_out(out, opts.force, [recipe.resolve_path(v) for v in (src, str(recipe.model.get("weights", "")))
+                                       if v and not v.startswith("builtin:") and v not in ("imagenet", "none")])
     quiet_tensorflow()
     clock = engine.Clock()
     with engine.staging_folder(out) as staging, _native_stderr_to(staging / engine.TRAIN_LOG):

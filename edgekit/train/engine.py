@@ -137,10 +137,10 @@ def seed_everything(seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
 
-def check_out(out: Path, force: bool) -> None:
+def check_out(out: Path, force: bool, protected: list[Path] | None = None) -> None:
     from edgekit.convert import _check_out
 
-    _check_out(out, force, [])
+    _check_out(out, force, protected or [])
 
 
 @contextmanager

@@ -190,7 +190,7 @@ def train_image(recipe: Recipe, opts: TrainOptions, strategy: Any, staging: Path
                       "sparse_categorical_crossentropy", metrics=["accuracy"])
     clock.mark("build")
     log(f"training {model.name}: {len(rest)} images ({len(folder.classes)} classes), hold-out {len(held)}, "
-        f"weights {recipe.model['weights']}, strategy {type(strategy).__name__}")
+        f"weights {recipe.model['weights']}, {strategy.num_replicas_in_sync} replica(s)")
     t = recipe.train
     h1 = model.fit(train_ds, validation_data=val_ds, epochs=int(t["epochs"]), verbose=opts.verbose, shuffle=False,
                    callbacks=callbacks(t, work, val_ds is not None, opts.log))

@@ -70,6 +70,7 @@ SCHEMAS: dict[str, dict[str, dict[str, Any]]] = {
         "export": {"formats": _RNN_FORMATS},
     },
 }
+_PATH_KEYS = {"data.source", "model.weights"}
 RECIPE_KEYS: dict[str, Any] = {"task": "", "name": "", "seed": 0, "description": ""}
 
 
@@ -209,7 +210,12 @@ def _apply_override(sections: dict[str, dict[str, Any]], head: dict[str, Any], i
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw.strip()
-    target[name] = _coerce(key.strip(), value, defaults[name], "--set")
+    value = _coerce(key.strip(), value, defaults[name], "--set")
+    if f"{section}.{name}" in _PATH_KEYS and isinstance(value, str) and value not in ("imagenet", "none") \
+            and not value.startswith("builtin:"):
+        # A path typed on the command line is relative to the working directory, not to the recipe file.
+        value = str(Path(value).expanduser().resolve())
+    target[name] = value
 
 
 def _check_values(r: Recipe, where: str) -> None:
