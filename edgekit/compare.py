@@ -44,9 +44,11 @@ DEFAULT_POLICY: dict[str, Tolerance] = {
     # fails any wrong weight or op.
     "float32": Tolerance(atol=1e-4, rtol=1e-3, min_cosine=0.9999),
     # float16: weights are rounded to 11 significant bits (relative error up to ~4.9e-4 each) and that
-    # error adds up across layers; CPU kernels still compute in float32. 5e-3 absolute / 1e-2 relative
-    # holds for compact nets; a direction change (cosine < 0.999) is a real bug.
-    "float16": Tolerance(atol=5e-3, rtol=1e-2, min_cosine=0.999),
+    # error adds up across layers; CPU kernels still compute in float32. On a 50-layer MobileNetV2 the
+    # softmax of a near-tie sample moved by 4.7e-3 (digits recipe), so the element bound is 2e-2 absolute /
+    # 1e-2 relative; overall closeness is held by SQNR >= 40 dB (noise at 1% of the signal; fp16 measured
+    # 84 dB on the digits CNN) and a direction change (cosine < 0.999) is a real bug.
+    "float16": Tolerance(atol=2e-2, rtol=1e-2, min_cosine=0.999, min_sqnr_db=40.0),
     # dynamic range: int8 weights and activations quantized on the fly per batch. Element-wise bounds
     # are meaningless here; what matters is the decision (top-1) and the overall noise level. 20 dB
     # SQNR is noise at 10% of the signal amplitude.
