@@ -48,6 +48,7 @@ bench: setup
 	$(PY) benchmarks/litert_overhead.py
 	$(PY) benchmarks/tfjs_overhead.py
 	$(PY) benchmarks/validate_wall.py
+	$(PY) benchmarks/recipe_quality.py
 
 # Opt-in, not in CI: the SSH device path against an emulated aarch64 Raspberry Pi python (qemu user-mode).
 .PHONY: test-rpi-emulated
