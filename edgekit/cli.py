@@ -77,7 +77,7 @@ def _root(
 
 FORMATS_HELP = (
     "Comma-separated subset of: saved_model, tflite (all four variants), tflite-float32, tflite-float16, "
-    "tflite-dynamic, tflite-int8, tfjs, onnx. Default: all."
+    "tflite-dynamic, tflite-int8, tfjs, onnx, edgetpu (opt-in: not part of all). Default: all."
 )
 
 
