@@ -119,6 +119,10 @@ def convert_cli(
     int8_io: Annotated[
         str, typer.Option("--int8-io", help="Input/output type of the int8 TFLite model: int8, uint8 or float32.")
     ] = "int8",
+    int8_weights: Annotated[
+        str,
+        typer.Option("--int8-weights", help="int8 weight scales: per-channel (default) or per-tensor (smaller files)."),
+    ] = "per-channel",
     tfjs_quantize: Annotated[
         str, typer.Option("--tfjs-quantize", help="TF.js weight quantization: none, float16, uint8 or uint16.")
     ] = "none",
@@ -161,6 +165,7 @@ def convert_cli(
         golden=golden,
         golden_samples=golden_samples,
         int8_io=int8_io,
+        int8_weights=int8_weights,
         tfjs_quantize=tfjs_quantize,
         opset=opset,
         input_shapes=list(input_shape or []),

@@ -31,7 +31,7 @@ from edgekit.data import DataSet, describe, load_dataset, random_dataset, split_
 from edgekit.errors import ConversionError, EdgekitError, InputError
 from edgekit.formats import TARGETS, Context, Target, parse_formats
 from edgekit.formats.tfjs import QUANTIZE
-from edgekit.formats.tflite import INT8_IO
+from edgekit.formats.tflite import INT8_IO, INT8_WEIGHTS
 
 LSTM_STRATEGIES = ("auto", "fused", "unroll", "flex")
 GOLDEN_LABELS = "golden_labels.npy"
@@ -46,6 +46,7 @@ class ConvertOptions:
     golden: str | None = None
     golden_samples: int = 64
     int8_io: str = "int8"
+    int8_weights: str = "per-channel"
     tfjs_quantize: str = "none"
     opset: int = 17
     input_shapes: list[str] = field(default_factory=list)
@@ -89,6 +90,8 @@ def _check_options(opts: ConvertOptions) -> list[Target]:
     targets = parse_formats(opts.formats)
     if opts.int8_io not in INT8_IO:
         raise InputError(f"--int8-io {opts.int8_io!r} is not one of {', '.join(INT8_IO)}")
+    if opts.int8_weights not in INT8_WEIGHTS:
+        raise InputError(f"--int8-weights {opts.int8_weights!r} is not one of {', '.join(INT8_WEIGHTS)}")
     if opts.tfjs_quantize not in QUANTIZE:
         raise InputError(f"--tfjs-quantize {opts.tfjs_quantize!r} is not one of {', '.join(QUANTIZE)}")
     if not 9 <= opts.opset <= 21:
