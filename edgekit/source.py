@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.errors import ConversionError, InputError
+from edgekit.errors import ConversionError, InputError, first_line
 from edgekit.manifest import TensorSpec, sha256_path
 
 KERAS_SUFFIXES = (".keras",)
@@ -29,7 +29,6 @@ class Source:
     sha256: str
     keras_model: Any | None  # keras.Model for keras/h5 sources
     inputs: list[TensorSpec]  # names and shapes as exported in the canonical SavedModel
-    outputs: list[TensorSpec]
 
     def describe(self) -> dict[str, Any]:
         return {"path": str(self.path), "kind": self.kind, "sha256": self.sha256}
@@ -90,11 +89,10 @@ def load(path: Path, kind: str, input_shapes: dict[str | None, list[int]]) -> tu
             # safe_mode=True: refuse Lambda layers that would deserialize arbitrary Python (no unpickling).
             model = keras.saving.load_model(path, compile=False, safe_mode=True)
         except Exception as e:  # Keras raises many types for a bad file; all mean "cannot load this model"
-            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise InputError(f"cannot load {path} as a Keras model ({type(e).__name__}: {msg[:300]}); "
+            raise InputError(f"cannot load {path} as a Keras model ({type(e).__name__}: {first_line(e)}); "
                              "check that the file is complete and was saved by Keras 3") from e
         specs = _keras_input_specs(model, input_shapes)
-        return Source(path, kind, sha, model, specs, []), model
+        return Source(path, kind, sha, model, specs), model
     loaded = tf.saved_model.load(str(path))
     sigs = getattr(loaded, "signatures", {})
     if "serving_default" not in sigs:
@@ -106,7 +104,7 @@ def load(path: Path, kind: str, input_shapes: dict[str | None, list[int]]) -> tu
     for name in sorted(kw):
         spec = kw[name]
         specs.append(_resolve_shape(name, list(spec.shape.as_list()), spec.dtype.name, input_shapes, len(kw)))
-    return Source(path, kind, sha, None, specs, []), loaded
+    return Source(path, kind, sha, None, specs), loaded
 
 
 def _keras_input_specs(model: Any, input_shapes: dict[str | None, list[int]]) -> list[TensorSpec]:
@@ -147,11 +145,8 @@ def export_saved_model(source: Source, model: Any, out: Path) -> None:
     sig = [tf.TensorSpec([None] + t.shape[1:], tf.as_dtype(t.dtype), name=t.name) for t in source.inputs]
     try:
         if source.keras_model is not None:
-            arg = sig if len(sig) > 1 else sig[0]
-            if isinstance(model.inputs, list) and len(model.inputs) > 1:
-                arg = [sig]
-            else:
-                arg = [sig[0]]
+            # One spec per model input (built from model.inputs): several inputs go as one list.
+            arg = [sig] if len(sig) > 1 else [sig[0]]
             model.export(str(out), format="tf_saved_model", input_signature=arg, verbose=False)
         else:
             fn = model.signatures["serving_default"]
