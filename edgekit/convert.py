@@ -28,7 +28,7 @@ import numpy as np
 from edgekit import __version__
 from edgekit import manifest as mf
 from edgekit.data import DataSet, describe, load_dataset, random_dataset, split_golden
-from edgekit.errors import ConversionError, EdgekitError, InputError
+from edgekit.errors import ConversionError, EdgekitError, InputError, first_line
 from edgekit.formats import TARGETS, Context, Target, parse_formats
 from edgekit.formats.tfjs import QUANTIZE
 from edgekit.formats.tflite import INT8_IO, INT8_WEIGHTS
@@ -434,7 +434,7 @@ def _run_targets(ctx: Context, targets: list[Target], notify: ProgressHook) -> l
                 raise
             art = _failed(target, str(e))
         except Exception as e:  # a converter bug must not take the other formats down
-            art = _failed(target, f"{type(e).__name__}: {str(e).strip().splitlines()[0][:300] if str(e) else ''}")
+            art = _failed(target, f"{type(e).__name__}: {first_line(e) if str(e).strip() else ''}")
         art.seconds = round(time.perf_counter() - t, 3)
         if target.needs_calibration and ctx.calibration is not None:
             art.calibration = describe(ctx.calibration)

@@ -17,6 +17,12 @@ EXIT_MISSING_DEPENDENCY = 3
 EXIT_INTERRUPTED = 130
 
 
+def first_line(e: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message (converters print pages), or its type name when empty."""
+    text = str(e).strip()
+    return (text.splitlines()[0] if text else type(e).__name__)[:limit]
+
+
 class EdgekitError(Exception):
     """Base class: ``str(err)`` is the one-line message shown to the user."""
 

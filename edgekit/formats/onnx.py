@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgekit.errors import ConversionError
+from edgekit.errors import ConversionError, first_line
 from edgekit.formats import Context, Target, shared_load
 from edgekit.manifest import Artifact
 
@@ -25,8 +25,7 @@ def convert(ctx: Context, target: Target) -> Artifact:
         model_proto, _ = from_graph_def(graph_def, input_names=in_names, output_names=out_names, opset=opset,
                                         tensors_to_rename=rename, output_path=str(out))
     except Exception as e:  # tf2onnx raises plain Exceptions for unsupported ops
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ConversionError(f"ONNX conversion (opset {opset}) failed: {msg[:300]}") from e
+        raise ConversionError(f"ONNX conversion (opset {opset}) failed: {first_line(e)}") from e
     graph_in = [i.name for i in model_proto.graph.input]
     graph_out = [o.name for o in model_proto.graph.output]
     art = Artifact(

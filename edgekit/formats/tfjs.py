@@ -6,7 +6,7 @@ import json
 import os
 from typing import Any
 
-from edgekit.errors import ConversionError
+from edgekit.errors import ConversionError, first_line
 from edgekit.formats import Context, Target, shared_load
 from edgekit.manifest import Artifact
 
@@ -34,8 +34,7 @@ def convert(ctx: Context, target: Target) -> Artifact:
             use_structured_outputs_names=True,
         )
     except Exception as e:  # tfjs raises ValueError for unsupported ops, among others
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ConversionError(f"TF.js conversion failed: {msg[:300]}") from e
+        raise ConversionError(f"TF.js conversion failed: {first_line(e)}") from e
     model_json = json.loads((out / "model.json").read_text())
     variant = "float32" if q == "none" else f"weights-{q}"
     art = Artifact(

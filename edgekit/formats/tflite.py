@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from edgekit import tflite_inspect
-from edgekit.errors import ConversionError
+from edgekit.errors import ConversionError, first_line
 from edgekit.formats import Context, Target, shared_load
 from edgekit.manifest import Artifact, QuantParams
 
@@ -225,9 +225,8 @@ def _record_io(art: Artifact, ctx: Context, info: tflite_inspect.TfliteInfo) -> 
 
 
 def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    for line in text.splitlines():
-        line = line.strip()
+    """The MLIR converter's own "error:" line when it printed one, else the message's first line."""
+    for line in str(e).splitlines():
         if "error:" in line:
-            return line[line.index("error:"):][:300]
-    return (text.splitlines()[0] if text else type(e).__name__)[:300]
+            return line[line.index("error:"):].strip()[:300]
+    return first_line(e)

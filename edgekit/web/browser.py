@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.errors import EdgekitError, MissingDependency
+from edgekit.errors import EdgekitError, MissingDependency, first_line
 from edgekit.web import vendor
 from edgekit.web.server import StaticServer
 
@@ -231,8 +231,8 @@ class BrowserSession:
             try:
                 result = page.evaluate("job => window.edgekit.run(job)", job)
             except Exception as e:
-                msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-                raise EdgekitError(f"{engine} ({backend}) in Chromium: {msg.removeprefix('Error: ')[:400]}") from e
+                msg = first_line(e, limit=10_000).removeprefix("Error: ")[:400]
+                raise EdgekitError(f"{engine} ({backend}) in Chromium: {msg}") from e
             finally:
                 rss = self.renderer_peak_rss_mb()
                 page.close()
