@@ -31,7 +31,7 @@ from edgekit.devices.base import JobOutcome
 from edgekit.devices.local import LocalCPU
 from edgekit.devices.profiles import Profile
 from edgekit.errors import InputError
-from edgekit.runtimes.base import Job, Runner
+from edgekit.runtimes.base import Job, Runner, paired_names
 from edgekit.runtimes.litert import LiteRTRunner
 
 GPU_NODES = ("/dev/nvidia[0-9]*", "/dev/dri/renderD*", "/dev/kgsl-3d0", "/dev/mali[0-9]*")
@@ -206,9 +206,7 @@ class CompiledModelRunner(Runner):
         key = "serving_default" if "serving_default" in sigs else next(iter(sigs))
         self._sig = model.get_signature_index(key)
         in_det, out_det = model.get_input_tensor_details(key), model.get_output_tensor_details(key)
-        io = job.artifact.get("io_names") or {}
-        sig_in, sig_out = [t.name for t in job.input_specs], [t.name for t in job.output_specs]
-        own_in, own_out = list(io.get("inputs") or sig_in), list(io.get("outputs") or sig_out)
+        sig_in, sig_out, own_in, own_out = paired_names(job)
         order_in, order_out = list(in_det), list(out_det)  # buffers follow the signature's own order
         self._in = {s: (order_in.index(o), in_det[o]) for s, o in zip(sig_in, own_in, strict=True)}
         self._out = {s: (order_out.index(o), out_det[o]) for s, o in zip(sig_out, own_out, strict=True)}

@@ -223,8 +223,10 @@ class PairedIO:
     feeds: dict[str, np.ndarray]  # keyed by signature input name
 
 
-def paired_io(job: Job) -> PairedIO:
-    """io_names (the artifact's tensor names in signature order; absent: the same names) and the golden feeds."""
+def paired_names(job: Job) -> tuple[list[str], list[str], list[str], list[str]]:
+    """(signature inputs, signature outputs, artifact inputs, artifact outputs): io_names are the artifact's
+    own tensor names in signature order (a lowered LSTM names its output after its last layer); absent, the
+    artifact uses the signature names."""
     from edgekit.errors import InputError
 
     art = job.artifact_record
@@ -236,6 +238,14 @@ def paired_io(job: Job) -> PairedIO:
     if len(in_names) != len(sig_in) or len(out_names) != len(sig_out):
         raise InputError(f"artifact {art.id}: io_names {io} do not pair one to one with the signature "
                          f"inputs {sig_in} and outputs {sig_out}; re-run `edgekit convert`")
+    return sig_in, sig_out, in_names, out_names
+
+
+def paired_io(job: Job) -> PairedIO:
+    """paired_names() and the golden feeds, keyed by signature input name."""
+    from edgekit.errors import InputError
+
+    sig_in, sig_out, in_names, out_names = paired_names(job)
     feeds = load_npz(job.feeds_path)
     missing = [n for n in sig_in if n not in feeds]
     if missing:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.errors import InputError
-from edgekit.runtimes.base import Job, Runner
+from edgekit.runtimes.base import Job, Runner, paired_names
 
 
 def _interpreter_class() -> Any:
@@ -49,12 +49,7 @@ class LiteRTRunner(Runner):
         interp = self._make_interpreter(job)
         interp.allocate_tensors()
         self._interp = interp
-        sig_in = [t.name for t in job.input_specs]
-        sig_out = [t.name for t in job.output_specs]
-        # The artifact's own tensor names (a lowered LSTM names its output after the last layer), if recorded.
-        io = job.artifact.get("io_names") or {}
-        names_in = list(io.get("inputs") or sig_in)
-        names_out = list(io.get("outputs") or sig_out)
+        sig_in, sig_out, names_in, names_out = paired_names(job)
         self._reset = bool(job.artifact.get("requires_state_reset"))
         sigs = interp._get_full_signature_list() if hasattr(interp, "_get_full_signature_list") else {}
         key = "serving_default" if "serving_default" in sigs else (next(iter(sigs)) if len(sigs) == 1 else None)
