@@ -26,6 +26,16 @@ def require(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+def assert_bad_input(res, *fragments: str) -> None:
+    """A CLI result for bad input: exit 2, one line starting 'edgekit: error: ', no traceback, the fragments."""
+    assert res.exit_code == 2, res.output
+    lines = [ln for ln in res.output.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("edgekit: error: "), res.output
+    assert "Traceback" not in res.output
+    for f in fragments:
+        assert f in res.output, (f, res.output)
+
+
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("models")

@@ -13,21 +13,13 @@ import pytest
 from typer.testing import CliRunner
 
 from edgekit.cli import app
+from tests.conftest import assert_bad_input as _assert_bad_input
 
 runner = CliRunner()
 
 
 def _invoke(*args: str):
     return runner.invoke(app, ["convert", *args])
-
-
-def _assert_bad_input(res, *fragments: str) -> None:
-    assert res.exit_code == 2, res.output
-    lines = [ln for ln in res.output.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("edgekit: error: "), res.output
-    assert "Traceback" not in res.output
-    for f in fragments:
-        assert f in res.output, (f, res.output)
 
 
 def _no_leftovers(parent: Path) -> None:

@@ -13,16 +13,9 @@ from typer.testing import CliRunner
 from edgekit.cli import app
 from edgekit.errors import InputError
 from edgekit.train.recipe import SCHEMAS, builtin_names, load_recipe
+from tests.conftest import assert_bad_input as _bad
 
 runner = CliRunner()
-
-
-def _bad(res, *fragments: str) -> None:
-    assert res.exit_code == 2, res.output
-    lines = [ln for ln in res.output.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("edgekit: error: "), res.output
-    for f in fragments:
-        assert f in res.output, (f, res.output)
 
 
 def test_builtin_recipes_parse_and_cover_every_task():
