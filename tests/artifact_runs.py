@@ -62,7 +62,7 @@ def run_saved_model(folder: Path, m: Manifest, art: Artifact, inputs: dict[str, 
 def run_tfjs(folder: Path, m: Manifest, art: Artifact, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """TF.js in Node (wasm backend), through the project's runner; feeds/fetches by the recorded io_names."""
     from edgekit.runtimes.tfjs_node import TfjsNodeRunner
-    from tests.conftest import require
+    from tests.helpers import require
 
     runner = TfjsNodeRunner()
     ok, reason = runner.available()

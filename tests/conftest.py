@@ -14,27 +14,6 @@ from tests import models
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def require(condition: bool, reason: str) -> None:
-    """Skip locally when an optional system component is missing; with CI=true that is a failure."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"CI=true and a required component is missing: {reason}")
-    pytest.skip(reason)
-
-
-def assert_bad_input(res, *fragments: str) -> None:
-    """A CLI result for bad input: exit 2, one line starting 'edgekit: error: ', no traceback, the fragments."""
-    assert res.exit_code == 2, res.output
-    lines = [ln for ln in res.output.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("edgekit: error: "), res.output
-    assert "Traceback" not in res.output
-    for f in fragments:
-        assert f in res.output, (f, res.output)
-
 
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory) -> Path:

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from edgekit.cli import app
-from tests.conftest import assert_bad_input as _assert_bad_input
+from tests.helpers import assert_bad_input as _assert_bad_input
 
 runner = CliRunner()
 

@@ -17,7 +17,7 @@ from edgekit.runtimes.base import BenchSettings, load_npz
 from edgekit.validate import ValidateOptions, validate
 from edgekit.web import browser
 from edgekit.web.server import StaticServer
-from tests.conftest import require
+from tests.helpers import require
 
 # Float32 end to end; wasm (XNNPACK) and WebGL shaders sum in another order than TensorFlow: ~1e-7 on
 # this net. 1e-5 leaves a wide margin while a wrong weight, layout or output order shows up at ~1e-2.

@@ -21,7 +21,7 @@ from edgekit.runtimes import tfjs_node
 from edgekit.runtimes.base import BenchSettings, Job, JobResult
 from edgekit.runtimes.tfjs_node import TfjsNodeRunner
 from tests import models
-from tests.conftest import require
+from tests.helpers import require
 
 # Float32 everywhere: TF.js (XNNPACK in wasm, plain JS loops in cpu) sums in a different order than
 # TensorFlow's Eigen/oneDNN kernels, which moves results by ~1e-7 on nets this small. 1e-5 keeps a

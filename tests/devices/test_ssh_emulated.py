@@ -14,7 +14,7 @@ import pytest
 
 from edgekit.runtimes.base import BenchSettings
 from edgekit.validate import ValidateOptions, validate
-from tests.test_ssh import SSHServer
+from tests.devices.test_ssh import SSHServer
 
 EMU_PYTHON = os.environ.get("EDGEKIT_RPI_EMU_PYTHON")
 pytestmark = pytest.mark.skipif(not EMU_PYTHON, reason="opt-in: run `make test-rpi-emulated`")

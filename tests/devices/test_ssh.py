@@ -28,7 +28,7 @@ from edgekit.devices.ssh import op_version_warnings
 from edgekit.errors import InputError
 from edgekit.runtimes.base import BenchSettings
 from edgekit.validate import ValidateOptions, validate
-from tests.conftest import require
+from tests.helpers import require
 
 SSHD = "/usr/sbin/sshd"
 FAST = BenchSettings(runs=5, warmup=1, min_time=0.0, max_time=2.0, warmup_min_time=0.0)

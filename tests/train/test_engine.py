@@ -18,7 +18,7 @@ from edgekit.runtimes.base import BenchSettings
 from edgekit.train import TrainOptions, train
 from edgekit.validate import ValidateOptions, validate
 from tests import models
-from tests.conftest import assert_bad_input
+from tests.helpers import assert_bad_input
 
 runner = CliRunner()
 QUICK_BENCH = BenchSettings(runs=3, warmup=1, min_time=0.0, warmup_min_time=0.0)

@@ -15,7 +15,7 @@ from edgekit.bundle import BundleOptions, bundle, png
 from edgekit.cli import app
 from edgekit.runtimes.base import load_npz
 from edgekit.web import browser
-from tests.conftest import require
+from tests.helpers import require
 
 LABELS = ["top-left", "top-right", "bottom-left", "bottom-right"]  # tests.models.quadrant_images' classes
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from edgekit.cli import app
 from edgekit.errors import InputError
 from edgekit.train.recipe import SCHEMAS, builtin_names, load_recipe
-from tests.conftest import assert_bad_input as _bad
+from tests.helpers import assert_bad_input as _bad
 
 runner = CliRunner()
 
@@ -113,7 +113,7 @@ def test_train_help_does_not_import_tensorflow():
 
 def test_builtin_recipes_ship_as_package_data():
     # edgekit/data/recipes points at the top-level recipes/ folder, which is what the wheel carries.
-    here = Path(__file__).resolve().parents[1]
+    here = Path(__file__).resolve().parents[2]
     shipped = {p.name for p in (here / "edgekit" / "data" / "recipes").glob("*.toml")}
     assert shipped == {p.name for p in (here / "recipes").glob("*.toml")} and len(shipped) >= 4
 
