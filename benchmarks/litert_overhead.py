@@ -76,7 +76,7 @@ def build_model(work: Path) -> Path:
 def run_edgekit(model: Path, work: Path, threads: int, runs: int, warmup: int, k: int) -> float:
     from edgekit.devices.local import LocalCPU
     from edgekit.manifest import Artifact
-    from edgekit.runtimes.base import BenchSettings, Job
+    from edgekit.protocol import BenchSettings, Job
 
     art = Artifact(id="tflite-float32", format="tflite", variant="float32", path=model.name)
     spec_in = [{"name": "image", "shape": [None, 96, 96, 3], "dtype": "float32"}]

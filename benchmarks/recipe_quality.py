@@ -43,7 +43,7 @@ WHY = (
 
 def _pipeline(recipe: str, work: Path, formats: str, reuse: bool) -> dict[str, Any]:
     from edgekit.convert import ConvertOptions, convert
-    from edgekit.runtimes.base import BenchSettings
+    from edgekit.protocol import BenchSettings
     from edgekit.train import TrainOptions, train
     from edgekit.validate import ValidateOptions, validate
 

@@ -1,6 +1,6 @@
 """Latency measurement: the benchmark_model loop rule, summary statistics, environment fingerprint.
 
-numpy and the standard library only: this module is imported by the parent and by every worker.
+numpy and the standard library only (and the leaf protocol): imported by the parent and by every worker.
 """
 
 from __future__ import annotations
@@ -11,15 +11,12 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from edgekit.errors import InputError
-from edgekit.runtimes.base import BenchSettings, JobResult, load_npz
-
-if TYPE_CHECKING:
-    from edgekit.runtimes.base import Job, Runner
+from edgekit.protocol import BenchSettings
 
 
 def check_settings(s: BenchSettings) -> None:
@@ -99,54 +96,6 @@ def peak_rss_mb() -> float | None:
         return None
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
-
-
-def _sample(feeds: dict[str, np.ndarray], i: int) -> dict[str, np.ndarray]:
-    # Keep the batch axis: runtimes were exported with a batch of 1.
-    return {k: np.ascontiguousarray(v[i : i + 1]) for k, v in feeds.items()}
-
-
-def run_in_process(runner: Runner, job: Job) -> JobResult:
-    """The default :meth:`Runner.run_job`: load, first inference, warm-up, timed loop, golden pass."""
-    s = job.bench
-    res = JobResult(runtime=job.runtime, threads=job.threads, versions=runner.versions())
-    feeds = load_npz(job.feeds_path)
-    n = min(len(v) for v in feeds.values()) if feeds else 0
-
-    t0 = time.perf_counter()
-    runner.open(job)
-    res.load_ms = (time.perf_counter() - t0) * 1e3
-    try:
-        # Time the runtime on the first golden sample; staged once, outside the loop.
-        runner.stage(_sample(feeds, 0))
-        t0 = time.perf_counter()
-        runner.invoke()
-        res.first_ms = (time.perf_counter() - t0) * 1e3
-        wtimes, welapsed = run_loop(runner.invoke, s.warmup, s.warmup_min_time, s.max_time) if (
-            s.warmup > 0 or s.warmup_min_time > 0
-        ) else ([], 0.0)
-        res.warmup = {"count": len(wtimes), "mean_ms": float(np.mean(wtimes)) if wtimes else None,
-                      "elapsed_s": welapsed}
-        times, _ = run_loop(runner.invoke, s.runs, s.min_time, s.max_time)
-        res.latency = summarize(times)
-        res.samples_ms = thin(times)
-
-        # Parity pass: every golden sample through the full infer() path (copies included).
-        collected: dict[str, list[np.ndarray]] = {}
-        infer_times: list[float] = []
-        for i in range(n):
-            sample = _sample(feeds, i)
-            t0 = time.perf_counter()
-            out = runner.infer(sample)
-            infer_times.append((time.perf_counter() - t0) * 1e3)
-            for k, v in out.items():
-                collected.setdefault(k, []).append(np.asarray(v))
-        res.infer_ms = float(np.median(infer_times)) if infer_times else None
-        np.savez(job.outputs_path, **{k: np.concatenate(v, axis=0) for k, v in collected.items()})
-    finally:
-        runner.close()
-    res.peak_rss_mb = peak_rss_mb()
-    return res
 
 
 # ---------------------------------------------------------------------------------------------------------

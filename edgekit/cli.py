@@ -241,8 +241,8 @@ def validate_cli(
 
     Exit code 0 when every artifact passes, 1 when any fails, errors or was tampered with (or is
     unavailable with CI=true), 2 for bad input."""
+    from edgekit.protocol import BenchSettings
     from edgekit.report import print_console
-    from edgekit.runtimes.base import BenchSettings
     from edgekit.validate import ValidateOptions, validate
 
     opts = ValidateOptions(

@@ -23,8 +23,9 @@ from edgekit import __version__, manifest
 from edgekit.bench import check_settings, thin
 from edgekit.compare import accuracy, compare, degenerate_warnings, parse_overrides, policy_for
 from edgekit.errors import EXIT_FAILED, EXIT_OK, InputError, ManifestError
+from edgekit.protocol import BenchSettings, Job, default_timeout, load_npz
+from edgekit.quant import dequantize, quant_params, quantize
 from edgekit.runtimes import unavailable_reason
-from edgekit.runtimes.base import BenchSettings, Job, dequantize, load_npz, quant_params, quantize
 
 REPORT_SCHEMA = 1
 STATUSES = ("pass", "fail", "error", "tampered", "unavailable")
@@ -181,7 +182,7 @@ def _run_one(art: manifest.Artifact, path: Path, runtime: str, device: Any, gold
               inputs=[vars(s) for s in m.inputs], outputs=[vars(s) for s in m.outputs],
               feeds_path=str(_feeds_file(golden, art, work)), outputs_path=f"{stem}.outputs.npz",
               result_path=f"{stem}.result.json", threads=threads, bench=opts.bench)
-    timeout = opts.timeout_s or _default_timeout(opts.bench, golden.samples)
+    timeout = opts.timeout_s or default_timeout(opts.bench, golden.samples)
     outcome = device.run(job, timeout)
     row["wall_s"] = outcome.wall_s
     if outcome.error and outcome.status:
@@ -229,12 +230,6 @@ def _timed_ms(row: dict[str, Any]) -> float:
     """Milliseconds spent inside the timed loops (warm-up and steady state) of one row."""
     lat, warm = row["latency_ms"] or {}, row["warmup"] or {}
     return lat.get("count", 0) * lat.get("mean", 0.0) + warm.get("count", 0) * (warm.get("mean_ms") or 0.0)
-
-
-def _default_timeout(s: BenchSettings, samples: int) -> float:
-    # Worker start (TensorFlow import ~5 s), two bounded loops, then the golden pass; generous on
-    # purpose: the timeout exists for hangs, not to police slow runtimes.
-    return 120.0 + 2 * s.max_time + 0.5 * samples
 
 
 def _devices(opts: ValidateOptions, get_device: Any) -> list[Any]:

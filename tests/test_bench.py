@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgekit.bench import check_settings, fingerprint, run_in_process, run_loop, summarize, thin
+from edgekit.bench import check_settings, fingerprint, run_loop, summarize, thin
 from edgekit.errors import InputError
-from edgekit.runtimes.base import BenchSettings, Job, JobResult, Runner
+from edgekit.protocol import BenchSettings, Job, JobResult
+from edgekit.runtimes.base import Runner, run_in_process
 
 
 def test_loop_stops_at_runs_when_min_time_is_zero() -> None:

@@ -19,7 +19,7 @@ from edgekit.compare import (
 )
 from edgekit.errors import InputError
 from edgekit.manifest import QuantParams
-from edgekit.runtimes.base import dequantize, quantize
+from edgekit.quant import dequantize, quantize
 
 
 def test_metrics_on_known_difference() -> None:

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from edgekit import manifest
 from edgekit.cli import app, main
-from edgekit.runtimes.base import BenchSettings
+from edgekit.protocol import BenchSettings
 from edgekit.validate import STATUSES, ValidateOptions, validate
 
 FAST = BenchSettings(runs=5, warmup=1, min_time=0.0, max_time=2.0, warmup_min_time=0.0)
@@ -272,7 +272,7 @@ def test_parent_process_never_imports_tensorflow(cnn_dir: Path, tmp_path: Path) 
     code = (
         "import sys, json\n"
         "from edgekit.validate import validate, ValidateOptions\n"
-        "from edgekit.runtimes.base import BenchSettings\n"
+        "from edgekit.protocol import BenchSettings\n"
         f"r = validate({str(cnn_dir)!r}, ValidateOptions(artifacts=['tflite-float32', 'onnx'], threads=1, "
         f"report_dir={str(tmp_path)!r}, bench=BenchSettings(runs=2, warmup=0, min_time=0, warmup_min_time=0)))\n"
         "n = sum(x['status'] == 'pass' for x in r['results'] if x['runtime'] != 'onnx-web')\n"

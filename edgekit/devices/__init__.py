@@ -1,4 +1,4 @@
-"""Where a runner executes. A Device takes a Job (edgekit.runtimes.base) and returns a JobOutcome.
+"""Where a runner executes. A Device takes a Job (edgekit.protocol) and returns a JobOutcome.
 
 - ``cpu`` (kind ``local``): a subprocess per runtime on this machine (``edgekit.devices.local``);
 - kind ``ssh``: a Linux board over the system OpenSSH client, running the single-file device runner

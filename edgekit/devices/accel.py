@@ -31,7 +31,8 @@ from edgekit.devices.base import JobOutcome
 from edgekit.devices.local import LocalCPU
 from edgekit.devices.profiles import Profile
 from edgekit.errors import InputError
-from edgekit.runtimes.base import Job, Runner, paired_names
+from edgekit.protocol import Job
+from edgekit.runtimes.base import Runner, paired_names
 from edgekit.runtimes.litert import LiteRTRunner
 
 GPU_NODES = ("/dev/nvidia[0-9]*", "/dev/dri/renderD*", "/dev/kgsl-3d0", "/dev/mali[0-9]*")
@@ -104,13 +105,7 @@ class _AccelDevice(LocalCPU):
     def run(self, job: Job, timeout_s: float) -> JobOutcome:
         job.options = {**job.options, **self._options(job)}
         outcome = super().run(job, timeout_s)
-        try:
-            import json
-
-            raw = json.loads(Path(job.result_path).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return outcome
-        if raw.get("status") == "unavailable":
+        if outcome.result is not None and outcome.result.status == "unavailable":
             outcome.status = "unavailable"
         return outcome
 

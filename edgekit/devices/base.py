@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
-from edgekit.runtimes.base import Job, JobResult
+from edgekit.protocol import Job, JobResult
 
 
 @dataclass

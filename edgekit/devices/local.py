@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from edgekit.devices.base import Device, JobOutcome
-from edgekit.runtimes.base import Job, JobResult
+from edgekit.protocol import Job, JobResult
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")
 

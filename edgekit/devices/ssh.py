@@ -25,7 +25,7 @@ from typing import Any
 
 from edgekit.devices.base import Device, JobOutcome
 from edgekit.devices.profiles import Profile
-from edgekit.runtimes.base import Job, JobResult
+from edgekit.protocol import Job, JobResult
 
 RUNNER_PATH = Path(__file__).resolve().parents[1] / "device_runner" / "runner.py"
 MARKER = b"\n--edgekit-device-runner-result--\n"  # the same bytes as runner.MARKER
@@ -267,7 +267,7 @@ class SSHDevice(Device):
         Path(job.result_path).write_text(result.to_json(), encoding="utf-8")
         if not result.ok:
             error = result.error or "the device runner failed"
-            if raw.get("error_kind") == "exception":
+            if result.error_kind == "exception":
                 error = f"remote runner error on {self.target}: {error}"
             return JobOutcome(result, error, wall, tail)
         return JobOutcome(result, None, wall, tail)

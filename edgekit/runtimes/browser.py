@@ -22,7 +22,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from edgekit.errors import EdgekitError
-from edgekit.runtimes.base import Job, JobResult, Runner, paired_io
+from edgekit.protocol import Job, JobResult
+from edgekit.runtimes.base import Runner, paired_io
 
 ENGINES = ("tfjs", "onnx")
 TFJS_BACKENDS = ("wasm", "webgl", "webgpu", "gpu")  # gpu: webgpu when offered, else webgl

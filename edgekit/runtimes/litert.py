@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from edgekit.errors import InputError
-from edgekit.runtimes.base import Job, Runner, paired_names
+from edgekit.protocol import Job
+from edgekit.runtimes.base import Runner, paired_names
 
 
 def _interpreter_class() -> Any:

@@ -7,7 +7,8 @@ import importlib.util
 import numpy as np
 
 from edgekit.errors import InputError
-from edgekit.runtimes.base import Job, Runner
+from edgekit.protocol import Job
+from edgekit.runtimes.base import Runner
 
 
 class OnnxRuntimeRunner(Runner):

@@ -9,7 +9,8 @@ import os
 import numpy as np
 
 from edgekit.errors import InputError
-from edgekit.runtimes.base import Job, Runner
+from edgekit.protocol import Job
+from edgekit.runtimes.base import Runner
 
 
 class SavedModelRunner(Runner):

@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from edgekit.errors import EdgekitError, InputError
-from edgekit.runtimes.base import Job, JobResult, Runner, paired_io
+from edgekit.protocol import Job, JobResult, default_timeout
+from edgekit.runtimes.base import Runner, paired_io
 
 JS_DIR = Path(__file__).resolve().parent.parent / "js"
 RUNNER_JS = JS_DIR / "runner.js"
@@ -279,8 +280,7 @@ class TfjsNodeRunner(Runner):
                                                        pio.outputs, pio.feeds)
         s = job.bench
         n = len(feeds[sig_in[0]]) if sig_in else 0
-        # Loading, both loops (each bounded by max_time) and the golden pass, with room for slow disks.
-        timeout = float(self.options.get("timeout_s", 120.0 + 2 * s.max_time + 0.5 * n))
+        timeout = float(self.options.get("timeout_s", default_timeout(s, n)))
         r = self.run(
             Path(job.artifact_path), {name: feeds[sig] for name, sig in zip(in_names, sig_in, strict=True)},
             in_names, out_names, threads=job.threads, runs=s.runs, warmup=s.warmup, min_time=s.min_time,

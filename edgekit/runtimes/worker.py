@@ -1,6 +1,6 @@
 """Worker process entry point: ``python -m edgekit.runtimes.worker JOB.json``.
 
-Runs one job (see ``edgekit.runtimes.base``) and writes its result JSON. A Python exception becomes a
+Runs one job (see ``edgekit.protocol``) and writes its result JSON. A Python exception becomes a
 result with ``ok: false`` and exit code 1; a crash inside the runtime kills this process only, and
 the parent reports it. Nothing is printed on success so the parent can keep stderr for diagnostics.
 """
@@ -11,8 +11,8 @@ import sys
 import traceback
 from pathlib import Path
 
+from edgekit.protocol import Job, JobResult
 from edgekit.runtimes import make_runner
-from edgekit.runtimes.base import Job, JobResult
 
 
 def _first_line(e: BaseException) -> str:

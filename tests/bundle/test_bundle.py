@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from edgekit import manifest
 from edgekit.bundle import BundleOptions, bundle, png
 from edgekit.cli import app
-from edgekit.runtimes.base import load_npz
+from edgekit.protocol import load_npz
 from edgekit.web import browser
 from tests.helpers import require
 

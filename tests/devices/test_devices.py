@@ -22,7 +22,7 @@ from edgekit.device_runner import runner as device_runner
 from edgekit.devices import get_device
 from edgekit.devices.accel import CompiledModelRunner, find_edgetpu_library, gpu_nodes
 from edgekit.errors import InputError
-from edgekit.runtimes.base import BenchSettings, Job, load_npz
+from edgekit.protocol import BenchSettings, Job, load_npz
 from edgekit.validate import ValidateOptions, validate
 
 FAST = BenchSettings(runs=3, warmup=1, min_time=0.0, max_time=2.0, warmup_min_time=0.0)
@@ -75,7 +75,7 @@ def test_compiled_model_runner_matches_reference_on_cpu(converted_cnn, tmp_path:
                   feeds_path=str(tmp_path / "feeds.npz"), outputs_path=str(tmp_path / f"{art_id}.npz"),
                   result_path=str(tmp_path / "r.json"), threads=1, bench=FAST)
         q_in = {q.name: q for q in art.quantization["inputs"]}
-        from edgekit.runtimes.base import dequantize, quantize
+        from edgekit.quant import dequantize, quantize
 
         np.savez(tmp_path / "feeds.npz", **{k: quantize(v, q_in[k]) if k in q_in else v for k, v in feeds.items()})
         runner = CompiledModelRunner({"accelerator": "cpu"})

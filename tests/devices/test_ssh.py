@@ -26,7 +26,7 @@ from edgekit.cli import app
 from edgekit.devices.profiles import resolve
 from edgekit.devices.ssh import op_version_warnings
 from edgekit.errors import InputError
-from edgekit.runtimes.base import BenchSettings
+from edgekit.protocol import BenchSettings
 from edgekit.validate import ValidateOptions, validate
 from tests.helpers import require
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from edgekit.runtimes.base import BenchSettings
+from edgekit.protocol import BenchSettings
 from edgekit.validate import ValidateOptions, validate
 from tests.devices.test_ssh import SSHServer
 

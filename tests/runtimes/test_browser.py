@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from edgekit import manifest
-from edgekit.runtimes.base import BenchSettings, load_npz
+from edgekit.protocol import BenchSettings, load_npz
 from edgekit.validate import ValidateOptions, validate
 from edgekit.web import browser
 from edgekit.web.server import StaticServer

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from edgekit.errors import EdgekitError, InputError
+from edgekit.protocol import BenchSettings, Job, JobResult
 from edgekit.runtimes import tfjs_node
-from edgekit.runtimes.base import BenchSettings, Job, JobResult
 from edgekit.runtimes.tfjs_node import TfjsNodeRunner
 from tests import models
 from tests.helpers import require

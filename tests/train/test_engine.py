@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from edgekit.cli import app
 from edgekit.convert import ConvertOptions, convert
-from edgekit.runtimes.base import BenchSettings
+from edgekit.protocol import BenchSettings
 from edgekit.train import TrainOptions, train
 from edgekit.validate import ValidateOptions, validate
 from tests import models
