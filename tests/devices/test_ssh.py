@@ -158,8 +158,10 @@ def test_validate_over_ssh_end_to_end(sshd: SSHServer, converted_cnn, tmp_path: 
     assert by["tflite-int8"]["parity"]["outputs"]["output_0"]["sqnr_db"] > 12  # int8 I/O dequantized by the host
     assert by["tflite-int8"]["parity"]["outputs"]["output_0"]["top1_decisive"] >= 0.9  # near-ties excluded
     for r in rows:
+        # Two timings are never ordered against each other here: on a loaded 2-core runner infer_ms (the golden
+        # pass) came out below the timed loop's min (0.011 vs 0.016 ms) and failed CI-style runs.
         assert r["latency_ms"]["count"] >= 5 and r["latency_ms"]["p50"] > 0 and r["load_ms"] > 0
-        assert r["first_ms"] > 0 and r["peak_rss_mb"] > 10 and r["infer_ms"] >= r["latency_ms"]["min"]
+        assert r["first_ms"] > 0 and r["peak_rss_mb"] > 10 and r["infer_ms"] > 0
         assert "ai-edge-litert" in r["versions"]
         assert any(n.startswith("XNNPACK ") for n in r["notes"])
     assert "XNNPACK on on board" in by["tflite-float32"]["notes"]
