@@ -13,11 +13,53 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from typer.core import TyperGroup
 
 from edgekit import __version__
-from edgekit.errors import EXIT_INTERRUPTED, EdgekitError
+from edgekit.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EdgekitError
+
+
+class OneLineUsageErrors(TyperGroup):
+    """Typer prints a usage error as a multi-line box; edgekit's contract is one `edgekit: error:` line, exit 2.
+
+    Overriding ``main`` covers ``edgekit.cli.main()`` and Typer's CliRunner alike (both call it).
+    """
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        # typer vendors click; these classes are what its parser raises (pinned typer, see constraints.txt).
+        from typer._click.exceptions import ClickException, NoArgsIsHelpError
+
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except NoArgsIsHelpError as e:  # the help was printed when it was raised (Typer's rich help)
+            rv = e.exit_code
+        except ClickException as e:
+            if not standalone_mode:
+                raise
+            typer.echo(f"edgekit: error: {usage_line(e)}", err=True)
+            rv = getattr(e, "exit_code", EXIT_BAD_INPUT)
+        except typer.Abort:
+            if not standalone_mode:
+                raise
+            typer.echo("edgekit: aborted", err=True)
+            rv = 1
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def usage_line(e: Exception) -> str:
+    """A click usage error as one line: the command, what was wrong, and where the usage is."""
+    ctx = getattr(e, "ctx", None)
+    message = " ".join(e.format_message().split()) if hasattr(e, "format_message") else str(e)
+    if ctx is None:
+        return message
+    return f"{ctx.command_path}: {message} (see '{ctx.command_path} --help')"
+
 
 app = typer.Typer(
+    cls=OneLineUsageErrors,
     name="edgekit",
     help="From a compact Keras model to validated TFLite, TF.js and ONNX artifacts.",
     no_args_is_help=True,

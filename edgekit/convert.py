@@ -99,7 +99,8 @@ def _check_options(opts: ConvertOptions) -> list[Target]:
     if opts.lstm not in LSTM_STRATEGIES:
         raise InputError(f"--lstm {opts.lstm!r} is not one of {', '.join(LSTM_STRATEGIES)}")
     for name, value, low in (("--golden-samples", opts.golden_samples, 1),
-                             ("--calibration-samples", opts.calibration_samples, 1), ("--jobs", opts.jobs, 0)):
+                             ("--calibration-samples", opts.calibration_samples, 1), ("--jobs", opts.jobs, 0),
+                             ("--seed", opts.seed, 0)):
         if value < low:
             raise InputError(f"{name} must be at least {low}, got {value}")
     if any(t.needs_calibration for t in targets) and not opts.calibration:
@@ -372,7 +373,7 @@ def _datasets(opts: ConvertOptions, inputs: list[mf.TensorSpec], warnings: list[
             warnings.append("int8 was calibrated on RANDOM data (--calibration random): its accuracy on real "
                             "inputs is unknown until validated on real data")
     if golden is None:
-        golden = random_dataset(inputs, opts.golden_samples, opts.seed + 1)
+        golden = random_dataset(inputs, opts.golden_samples, opts.seed + 1, what="golden")
         golden.warnings = []
         warnings.append("golden inputs are random noise (no --golden and no real calibration data): parity on "
                         "noise is weaker evidence than parity on real inputs; give --golden")

@@ -12,6 +12,8 @@ Sources accepted by ``--calibration`` / ``--golden``:
 from __future__ import annotations
 
 import hashlib
+import math
+import os
 import tomllib
 import zipfile
 from dataclasses import dataclass, field
@@ -19,12 +21,63 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edgekit.errors import InputError
 from edgekit.manifest import TensorSpec
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
-CALIBRATION_KEYS = {"source", "samples", "seed", "resize", "description"}
+
+
+class CalibrationDefinition(BaseModel):
+    """A calibration ``.toml`` definition (calibration/README.md): strict types, no unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    source: str
+    samples: int | None = Field(default=None, ge=1)
+    seed: int | None = Field(default=None, ge=0)
+    resize: str | None = None
+    description: str | None = None
+
+
+CALIBRATION_KEYS = set(CalibrationDefinition.model_fields)
+
+
+def validation_line(e: ValidationError) -> str:
+    """A pydantic ValidationError as one line: the field, what was expected, what was received."""
+    parts = []
+    for err in e.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(document)"
+        parts.append(f"{where!r}: {err['msg'].lower()}, received {err.get('input')!r}")
+    return "; ".join(parts)
+
+
+def available_memory() -> int:
+    """Bytes of memory the system can still hand out (MemAvailable; physical memory where unknown)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 62  # unknown: do not refuse
+
+
+def check_allocation(nbytes: int, what: str, fix: str) -> None:
+    """Refuse an allocation that cannot fit in memory, before trying it (numpy raises MemoryError/ValueError)."""
+    avail = available_memory()
+    if nbytes > avail:
+        raise InputError(f"{what} needs {nbytes / 1e9:,.1f} GB of memory but {avail / 1e9:,.1f} GB is available; "
+                         f"{fix}")
+
+
+def check_seed(seed: int, option: str = "--seed") -> None:
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise InputError(f"{option} must be a non-negative integer, got {seed!r}")
 
 
 @dataclass
@@ -83,7 +136,12 @@ def load_dataset(spec: str, inputs: list[TensorSpec], what: str, allow_random: b
     return ds
 
 
-def random_dataset(inputs: list[TensorSpec], samples: int, seed: int) -> DataSet:
+def random_dataset(inputs: list[TensorSpec], samples: int, seed: int, what: str = "calibration") -> DataSet:
+    check_seed(seed)
+    option = "--calibration-samples" if what == "calibration" else f"--{what}-samples"
+    nbytes = sum(samples * math.prod(int(d) for d in t.shape[1:]) * np.dtype(t.dtype).itemsize for t in inputs)
+    check_allocation(nbytes, f"{option} {samples} of random data for inputs "
+                     f"{[[samples] + list(t.shape[1:]) for t in inputs]}", f"give a smaller {option}")
     rng = np.random.default_rng(seed)
     arrays = {}
     for t in inputs:
@@ -120,18 +178,27 @@ def check_dataset(ds: DataSet, inputs: list[TensorSpec], what: str) -> None:
         if a.dtype.kind == "f" and not np.isfinite(a).all():
             bad = int((~np.isfinite(a)).sum())
             raise InputError(f"--{what} {ds.source}: input {t.name!r} contains {bad} NaN/Inf values; clean the data")
-        if np.dtype(t.dtype).kind == "f" and a.dtype.kind in "iub":
-            ds.arrays[t.name] = a.astype(t.dtype)
-        elif np.dtype(t.dtype).kind in "iu" and a.dtype.kind == "f":
+        if np.dtype(t.dtype).kind in "iu" and a.dtype.kind == "f":
             raise InputError(f"--{what} {ds.source}: input {t.name!r} is {a.dtype} but the model takes {t.dtype}; "
                              "give integer data")
-        else:
-            ds.arrays[t.name] = a.astype(t.dtype, copy=False)
+        ds.arrays[t.name] = _cast(a, t, what, ds.source)
         counts.add(a.shape[0])
     if len(counts) != 1:
         raise InputError(f"--{what} {ds.source}: inputs have different sample counts {sorted(counts)}")
     if ds.labels is not None and len(ds.labels) != ds.samples:
         raise InputError(f"--{what} {ds.source}: {len(ds.labels)} labels for {ds.samples} samples")
+
+
+def _cast(a: np.ndarray, t: TensorSpec, what: str, source: str) -> np.ndarray:
+    """Cast to the input's dtype, then check again: float64 1e300 is finite but float32 inf (int8 segfaulted)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        cast = a.astype(t.dtype, copy=False)
+    if cast.dtype.kind == "f" and not np.isfinite(cast).all():
+        bad = int((~np.isfinite(cast)).sum())
+        lo, hi = float(np.finfo(cast.dtype).min), float(np.finfo(cast.dtype).max)
+        raise InputError(f"--{what} {source}: input {t.name!r} has {bad} values outside the {t.dtype} range "
+                         f"[{lo:.3g}, {hi:.3g}] (the model takes {t.dtype}); rescale the data")
+    return cast
 
 
 def split_golden(ds: DataSet, golden: int, seed: int) -> tuple[DataSet, DataSet]:
@@ -141,6 +208,7 @@ def split_golden(ds: DataSet, golden: int, seed: int) -> tuple[DataSet, DataSet]
         raise InputError(
             f"the calibration data has {n} samples: too few to hold out {golden} golden inputs and still "
             f"calibrate; give more data, --golden-samples {max(1, n // 4)}, or a separate --golden set")
+    check_seed(seed)
     order = np.random.default_rng(seed).permutation(n)
     return ds.take(order[golden:]), ds.take(order[:golden])
 
@@ -187,20 +255,22 @@ def _load_image_folder(path: Path, inputs: list[TensorSpec], what: str, limit: i
     files: list[tuple[Path, int | None]] = []
     if subdirs:
         for ci, d in enumerate(subdirs):
-            files += [(p, ci) for p in sorted(d.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES]
+            files += [(p, ci) for p in sorted(d.rglob("*")) if _is_image(p)]
     else:
-        files = [(p, None) for p in sorted(path.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
+        files = [(p, None) for p in sorted(path.iterdir()) if _is_image(p)]
     if not files:
         raise InputError(f"--{what} {path}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found")
     if limit:
         files = files[:limit]
+    check_allocation(len(files) * h * w * c * 4 * 2, f"--{what} {path}: {len(files)} images at {h}x{w}x{c}",
+                     "use fewer images (a calibration .toml with 'samples' draws a subset)")
     import tensorflow as tf
 
     images, labels, bad = [], [], []
     for f, label in files:
         try:
             img = tf.io.decode_image(tf.io.read_file(str(f)), channels=c, expand_animations=False)
-        except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError):
+        except tf.errors.OpError:  # undecodable, unreadable, vanished: skipped and counted
             bad.append(f.name)
             continue
         img = tf.image.resize(img, (h, w), method="bilinear")
@@ -215,28 +285,36 @@ def _load_image_folder(path: Path, inputs: list[TensorSpec], what: str, limit: i
     return DataSet({t.name: np.stack(images).astype(t.dtype)}, source=str(path), labels=lab, warnings=warnings)
 
 
+def _is_image(p: Path) -> bool:
+    return p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+
+
 def _load_definition(path: Path, inputs: list[TensorSpec], what: str, seed: int) -> DataSet:
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise InputError(f"--{what} {path}: not a readable TOML file ({e})") from e
     body = doc.get("calibration", doc)
+    if not isinstance(body, dict):
+        raise InputError(f"--{what} {path}: [calibration] must be a table, got {body!r}")
     unknown = set(body) - CALIBRATION_KEYS
     if unknown:
         raise InputError(f"--{what} {path}: unknown key(s) {sorted(unknown)}; valid keys: {sorted(CALIBRATION_KEYS)}")
     if "source" not in body:
         raise InputError(f"--{what} {path}: missing 'source' (a .npy/.npz file or image folder, relative to the toml)")
-    src = (path.parent / str(body["source"])).resolve()
+    try:
+        definition = CalibrationDefinition.model_validate(body)
+    except ValidationError as e:
+        raise InputError(f"--{what} {path}: {validation_line(e)}; see calibration/README.md") from None
+    src = (path.parent / definition.source).resolve()
     if src.suffix == ".toml":
         raise InputError(f"--{what} {path}: 'source' may not be another .toml")
     ds = load_dataset(str(src), inputs, what)
-    samples = body.get("samples")
-    if samples is not None:
-        if not isinstance(samples, int) or samples < 1:
-            raise InputError(f"--{what} {path}: 'samples' must be a positive integer, got {samples!r}")
-        if ds.samples > samples:
-            idx = np.random.default_rng(int(body.get("seed", seed))).permutation(ds.samples)[:samples]
-            ds = ds.take(np.sort(idx))
+    samples = definition.samples
+    if samples is not None and ds.samples > samples:
+        draw_seed = seed if definition.seed is None else definition.seed
+        idx = np.random.default_rng(draw_seed).permutation(ds.samples)[:samples]
+        ds = ds.take(np.sort(idx))
     ds.source = f"{path} -> {src}"
     return ds
 

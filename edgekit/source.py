@@ -6,6 +6,7 @@ cheap argument checks have passed.
 
 from __future__ import annotations
 
+import math
 import shutil
 import zipfile
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from edgekit.data import check_allocation
 from edgekit.errors import ConversionError, InputError, first_line
 from edgekit.manifest import TensorSpec, sha256_path
 
@@ -73,6 +75,9 @@ def parse_input_shapes(specs: list[str]) -> dict[str | None, list[int]]:
             raise InputError(f"--input-shape {s!r}: dimensions must be integers like 1,96,96,3") from None
         if not shape or any(d < 1 for d in shape):
             raise InputError(f"--input-shape {s!r}: give positive dimensions like 1,96,96,3")
+        # One float32 sample must fit in memory, or every later step dies with MemoryError.
+        check_allocation(math.prod(shape[1:]) * 4, f"--input-shape {s!r} (one float32 sample)",
+                         "give the shape the model really takes")
         out[name or None] = shape
     return out
 

@@ -193,3 +193,68 @@ def test_debug_shows_traceback(tmp_path):
                          env={k: v for k, v in os.environ.items() if k != "EDGEKIT_DEBUG"})
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert res.stderr.strip().count("\n") == 0
+
+
+def test_calibration_that_overflows_float32_is_refused(tmp_path, mlp_path):
+    """Defect 10.5: float64 1e300 passed the NaN/Inf check, became inf in float32 and int8 segfaulted."""
+    cal = tmp_path / "cal.npy"
+    np.save(cal, np.full((40, 8), 1e300, np.float64))
+    out = tmp_path / "o"
+    _assert_bad_input(_invoke(str(mlp_path), "--out", str(out), "--formats", "tflite-int8,onnx",
+                              "--calibration", str(cal)), "outside the float32 range")
+    assert not out.exists()
+    _no_leftovers(tmp_path)
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--calibration", "random", "--calibration-samples", "99999999999999"], "--calibration-samples 99999999999999"),
+    (["--golden-samples", "99999999999999"], "--golden-samples 99999999999999"),
+    (["--input-shape", "1,100000,100000,3"], "GB of memory"),
+    (["--seed", "-1"], "--seed"),
+], ids=["calibration-samples", "golden-samples", "input-shape", "seed"])
+def test_huge_sizes_and_negative_seed(tmp_path, mlp_path, args, fragment):
+    """Defects 10.7 and 10.9: MemoryError/ValueError tracebacks; now one line, checked before allocating."""
+    formats = "tflite-int8" if "random" in args else "onnx"
+    _assert_bad_input(_invoke(str(mlp_path), "--out", str(tmp_path / "o"), "--formats", formats, *args), fragment)
+    assert not (tmp_path / "o").exists()
+    _no_leftovers(tmp_path)
+
+
+def test_huge_input_shape_is_refused_before_tensorflow(tmp_path):
+    from edgekit.errors import InputError
+    from edgekit.source import parse_input_shapes
+
+    with pytest.raises(InputError, match=r"--input-shape '1,100000,100000,3'.*GB"):
+        parse_input_shapes(["1,100000,100000,3"])
+    assert parse_input_shapes(["x:1,96,96,3"]) == {"x": [1, 96, 96, 3]}
+
+
+def test_calibration_toml_with_a_string_seed(tmp_path, mlp_path):
+    np.save(tmp_path / "rows.npy", np.zeros((80, 8), np.float32))
+    (tmp_path / "cal.toml").write_text('[calibration]\nsource = "rows.npy"\nsamples = 10\nseed = "abc"\n')
+    _assert_bad_input(_invoke(str(mlp_path), "--out", str(tmp_path / "o"), "--formats", "tflite-int8",
+                              "--calibration", str(tmp_path / "cal.toml"), "--golden-samples", "8"),
+                      "'seed'", "'abc'")
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["convert", "m.keras", "--opset", "abc"], "'--opset'"),
+    (["bundle", "folder", "--out", "b"], "'--target'"),
+    (["convert", "m.keras", "--no-such-option"], "--no-such-option"),
+    (["frobnicate"], "frobnicate"),
+], ids=["opset-abc", "bundle-no-target", "unknown-option", "unknown-command"])
+def test_usage_errors_are_one_line(argv, fragment):
+    """Defect 10.13: Typer printed a multi-line box for usage errors; now one line, exit 2, in and out of main()."""
+    _assert_bad_input(runner.invoke(app, argv), fragment)
+    res = subprocess.run([sys.executable, "-m", "edgekit", *argv], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and res.stdout == "", res
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("edgekit: error: ") and fragment in lines[0], res.stderr
+    assert "--help" in lines[0]
+
+
+def test_help_and_no_arguments_still_show_help():
+    res = runner.invoke(app, ["convert", "--help"])
+    assert res.exit_code == 0 and "--calibration" in res.output
+    res = runner.invoke(app, [])
+    assert res.exit_code in (0, 2) and "convert" in res.output and "edgekit: error" not in res.output

@@ -72,3 +72,57 @@ def test_npz_with_wrong_names_for_multi_input(tmp_path):
     specs = [TensorSpec("a", [None, 2], "float32"), TensorSpec("b", [None, 3], "float32")]
     with pytest.raises(InputError, match=r"holds arrays \['a'\].*inputs are \['a', 'b'\]"):
         load_dataset(str(tmp_path / "d.npz"), specs, "calibration")
+
+
+def test_float64_that_overflows_float32_is_refused_after_the_cast(tmp_path):
+    """Defect 10.5: 1e300 is finite in float64 and inf in float32; int8 calibration then segfaulted."""
+    np.save(tmp_path / "big.npy", np.full((10, 8), 1e300, np.float64))
+    with pytest.raises(InputError, match=r"80 values.*float32"):
+        load_dataset(str(tmp_path / "big.npy"), [TensorSpec("f", [None, 8], "float32")], "calibration")
+    ok = np.full((10, 8), 3.0, np.float64)
+    np.save(tmp_path / "ok.npy", ok)
+    ds = load_dataset(str(tmp_path / "ok.npy"), [TensorSpec("f", [None, 8], "float32")], "calibration")
+    assert ds.arrays["f"].dtype == np.float32 and float(ds.arrays["f"].sum()) == 240.0
+
+
+def test_folder_named_like_an_image_is_not_read(tmp_path):
+    """Defect 10.8: a directory called x.png inside a class folder gave a traceback."""
+    for cls in ("a", "b"):
+        (tmp_path / cls).mkdir()
+        _write_png(tmp_path / cls / "1.png", 30)
+    (tmp_path / "a" / "x.png").mkdir()
+    (tmp_path / "a" / "x.png" / "inner.png").write_bytes((tmp_path / "a" / "1.png").read_bytes())
+    ds = load_dataset(str(tmp_path), IMAGE_INPUT, "calibration")
+    assert ds.samples == 3 and ds.labels.tolist() == [0, 0, 1]
+    only = tmp_path / "only"
+    (only / "c" / "y.png").mkdir(parents=True)
+    with pytest.raises(InputError, match="no images"):
+        load_dataset(str(only), IMAGE_INPUT, "calibration")
+
+
+@pytest.mark.parametrize("line, fragment", [
+    ('seed = "abc"', r"seed.*integer.*'abc'"),
+    ("seed = -1", r"seed.*0"),
+    ('samples = "3"', r"samples.*integer.*'3'"),
+    ("samples = 0", r"samples.*0"),
+    ("description = 5", r"description.*str.*5"),
+])
+def test_toml_definition_has_a_typed_schema(tmp_path, line, fragment):
+    """Defect 10.9: seed = "abc" gave a traceback; every field is typed and named in the error."""
+    np.save(tmp_path / "rows.npy", np.zeros((30, 8), np.float32))
+    extra = "" if line.startswith("samples") else "samples = 5\n"
+    (tmp_path / "def.toml").write_text(f'[calibration]\nsource = "rows.npy"\n{extra}{line}\n')
+    with pytest.raises(InputError, match=fragment) as err:
+        load_dataset(str(tmp_path / "def.toml"), [TensorSpec("f", [None, 8], "float32")], "calibration")
+    assert "\n" not in str(err.value)
+
+
+def test_random_data_larger_than_memory_is_refused_before_allocating():
+    """Defect 10.7: --calibration-samples 99999999999999 with random: MemoryError/ValueError."""
+    from edgekit.data import random_dataset
+
+    with pytest.raises(InputError, match=r"--golden-samples 99999999999999.*GB.*available"):
+        random_dataset([TensorSpec("f", [None, 8], "float32")], 99999999999999, 0, what="golden")
+    with pytest.raises(InputError, match="--seed"):
+        random_dataset([TensorSpec("f", [None, 8], "float32")], 4, -1)
+    assert random_dataset([TensorSpec("f", [None, 8], "float32")], 4, 0).arrays["f"].shape == (4, 8)
