@@ -32,6 +32,7 @@ from edgekit.errors import ConversionError, EdgekitError, InputError, first_line
 from edgekit.formats import TARGETS, Context, Target, parse_formats
 from edgekit.formats.tfjs import QUANTIZE
 from edgekit.formats.tflite import INT8_IO, INT8_WEIGHTS
+from edgekit.schemas import read_labels, read_preprocessing
 
 LSTM_STRATEGIES = ("auto", "fused", "unroll", "flex")
 GOLDEN_LABELS = "golden_labels.npy"
@@ -132,39 +133,6 @@ def _check_out(out: Path, force: bool, protected: list[Path]) -> None:
         raise InputError(f"cannot write in {probe} (permission denied); choose a writable --out")
 
 
-def _read_labels(path: Path | None) -> list[str] | None:
-    if path is None:
-        return None
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"--labels {path}: cannot read it ({e})") from e
-    if path.suffix == ".json":
-        try:
-            labels = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise InputError(f"--labels {path}: not valid JSON ({e}); give a list of strings") from e
-        if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
-            raise InputError(f"--labels {path}: expected a JSON list of strings")
-        return labels
-    labels = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    if not labels:
-        raise InputError(f"--labels {path} is empty; give one label per line")
-    return labels
-
-
-def _read_preprocessing(path: Path | None) -> dict[str, Any] | None:
-    if path is None:
-        return None
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputError(f"--preprocessing {path}: not a readable JSON file ({e})") from e
-    if not isinstance(doc, dict):
-        raise InputError(f"--preprocessing {path}: expected a JSON object")
-    return doc
-
-
 # ---------------------------------------------------------------------------------------------------------
 
 
@@ -225,8 +193,8 @@ def convert(model: Path, out: Path | None, opts: ConvertOptions, hook: ProgressH
     kind = src.sniff(model)
     targets = _check_options(opts)
     input_shapes = src.parse_input_shapes(opts.input_shapes)
-    labels = _read_labels(opts.labels)
-    preprocessing = _read_preprocessing(opts.preprocessing)
+    labels = read_labels(opts.labels)
+    preprocessing = read_preprocessing(opts.preprocessing)
     protected = [model] + [Path(p) for p in (opts.calibration, opts.golden) if p and p != "random"]
     _check_out(out, opts.force, protected)
 

@@ -6,14 +6,22 @@ The schema is documented in docs/manifest.md; bump ``SCHEMA_VERSION`` on any inc
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
-import json
+import operator
 import os
+import types
+import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from edgekit.errors import ManifestError
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, field_validator
+
+from edgekit.errors import InputError, ManifestError
+from edgekit.schemas import dumps_json, loads_json, one_line
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -154,32 +162,121 @@ class Manifest:
         if not isinstance(d, dict):
             raise ManifestError("manifest.json does not hold a JSON object; re-run `edgekit convert`")
         schema = d.get("schema")
-        if schema != SCHEMA_VERSION:
+        if schema != SCHEMA_VERSION or isinstance(schema, bool):
             raise ManifestError(
                 f"manifest schema {schema!r} is not supported by this edgekit (reads schema {SCHEMA_VERSION}); "
                 "re-run `edgekit convert` with this version or install the edgekit that wrote it"
             )
         try:
-            sig = d["signature"]
-            return cls(
-                schema=schema,
-                edgekit_version=str(d.get("edgekit_version", "")),
-                created=d.get("created"),
-                source=dict(d.get("source") or {}),
-                inputs=[TensorSpec.from_dict(t) for t in sig["inputs"]],
-                outputs=[TensorSpec.from_dict(t) for t in sig["outputs"]],
-                artifacts=[Artifact.from_dict(a) for a in d.get("artifacts", [])],
-                golden=d.get("golden"),
-                calibration=d.get("calibration"),
-                labels=d.get("labels"),
-                preprocessing=d.get("preprocessing"),
-                warnings=list(d.get("warnings") or []),
-            )
-        except (KeyError, TypeError, ValueError) as e:
-            raise ManifestError(
-                f"manifest.json is missing or has a malformed field ({type(e).__name__}: {e}); "
-                "re-run `edgekit convert`"
-            ) from e
+            doc = _ManifestDoc.model_validate(d)
+        except ValidationError as e:
+            raise ManifestError(one_line(e, "manifest.json") + "; re-run `edgekit convert`") from None
+        return cls(
+            schema=SCHEMA_VERSION,
+            edgekit_version=doc.edgekit_version,
+            created=doc.created,
+            source=doc.source,
+            inputs=_record(doc.signature.inputs),
+            outputs=_record(doc.signature.outputs),
+            artifacts=_record(doc.artifacts),
+            golden=d.get("golden"),
+            calibration=doc.calibration,
+            labels=doc.labels,
+            preprocessing=doc.preprocessing,
+            warnings=doc.warnings,
+        )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The JSON schema of manifest.json (docs/manifest.md): a wrong type anywhere is one line, never a traceback.
+
+_JsonObject = dict[str, JsonValue]
+
+
+class _Record(BaseModel):
+    # Unknown keys are ignored (older and newer edgekits add fields); known ones must have their type.
+    model_config = ConfigDict(strict=True, extra="ignore", allow_inf_nan=False)
+
+
+def _swap(tp: Any, docs: dict[type, type[BaseModel]]) -> Any:
+    """``tp`` with every record dataclass in it replaced by its schema model (list[QuantParams] -> list[doc])."""
+    if tp in docs:
+        return docs[tp]
+    args = typing.get_args(tp)
+    if not args:
+        return tp
+    swapped = tuple(_swap(a, docs) for a in args)
+    return functools.reduce(operator.or_, swapped) if isinstance(tp, types.UnionType) else \
+        typing.get_origin(tp)[swapped]
+
+
+def _schema_of(dc: type, docs: dict[type, type[BaseModel]]) -> type[BaseModel]:
+    """The strict schema of a record dataclass, derived from its fields: the dataclass stays the one definition."""
+    hints = typing.get_type_hints(dc)
+    spec: dict[str, Any] = {}
+    for f in dataclasses.fields(dc):
+        default = Field(default_factory=f.default_factory) if f.default_factory is not dataclasses.MISSING else \
+            (... if f.default is dataclasses.MISSING else f.default)
+        spec[f.name] = (_swap(hints[f.name], docs), default)
+    docs[dc] = pydantic.create_model(f"{dc.__name__}Schema", __base__=_Record, **spec)
+    return docs[dc]
+
+
+_DOCS: dict[type, type[BaseModel]] = {}
+_TensorDoc = _schema_of(TensorSpec, _DOCS)
+_schema_of(QuantParams, _DOCS)
+_ArtifactDoc = _schema_of(Artifact, _DOCS)
+_RECORD_OF = {doc: dc for dc, doc in _DOCS.items()}
+
+
+def _record(value: Any) -> Any:
+    """A validated schema value back as the record dataclasses (nested models, lists and dicts included)."""
+    if isinstance(value, BaseModel):
+        return _RECORD_OF[type(value)](**{k: _record(v) for k, v in value})
+    if isinstance(value, dict):
+        return {k: _record(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_record(v) for v in value]
+    return value
+
+
+class _GoldenDoc(_Record):
+    model_config = ConfigDict(extra="allow")
+    inputs: str | None = None
+    outputs: str | None = None
+    labels: str | None = None
+    samples: int | None = None
+    source: str | None = None
+    random: bool | None = None
+    sha256: dict[str, str] | None = None
+
+
+class _SignatureDoc(_Record):
+    inputs: list[_TensorDoc]
+    outputs: list[_TensorDoc]
+
+
+class _ManifestDoc(_Record):
+    edgekit_version: str = ""
+    created: str | None = None
+    source: _JsonObject = {}
+    signature: _SignatureDoc
+    artifacts: list[_ArtifactDoc] = []
+    golden: _GoldenDoc | None = None
+    calibration: _JsonObject | None = None
+    labels: list[str] | None = None
+    preprocessing: _JsonObject | None = None
+    warnings: list[str] = []
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _null_source(cls, v: Any) -> Any:
+        return {} if v is None else v
+
+    @field_validator("warnings", mode="before")
+    @classmethod
+    def _null_warnings(cls, v: Any) -> Any:
+        return [] if v is None else v
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -246,17 +343,20 @@ def load(folder: Path) -> Manifest:
     if not mpath.is_file():
         raise ManifestError(f"no {MANIFEST_NAME} in {folder}; run `edgekit convert MODEL --out {folder}` first")
     try:
-        data = json.loads(mpath.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        data = loads_json(mpath.read_text(encoding="utf-8"), str(mpath))
+    except (OSError, UnicodeDecodeError) as e:
         raise ManifestError(f"{mpath} is not valid JSON ({e}); re-run `edgekit convert`") from e
+    except InputError as e:
+        raise ManifestError(f"{e}; re-run `edgekit convert`") from None
     return Manifest.from_dict(data)
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON (never NaN/Infinity) through a temporary file, so readers see all or nothing."""
+    text = dumps_json(data, indent=2, default=_json_default) + "\n"
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, sort_keys=False, default=_json_default)
-        f.write("\n")
+        f.write(text)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)

@@ -21,6 +21,7 @@ import numpy as np
 
 from edgekit import manifest as mf
 from edgekit.errors import InputError
+from edgekit.schemas import read_labels
 
 TARGETS = ("web", "android", "ios")
 
@@ -79,13 +80,11 @@ def check_target(target: str) -> str:
 
 
 def load_source(folder: Path, labels: Path | None) -> Source:
-    from edgekit.convert import _read_labels
-
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise InputError(f"{folder} is a file; give the folder written by `edgekit convert --out`")
     m = mf.load(folder)
-    names = _read_labels(Path(labels)) if labels is not None else m.labels
+    names = read_labels(Path(labels)) if labels is not None else m.labels
     if names is not None and m.outputs:
         shape = m.outputs[0].shape
         classes = shape[-1] if len(shape) == 2 else None

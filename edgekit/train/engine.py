@@ -29,6 +29,7 @@ import numpy as np
 
 from edgekit import __version__
 from edgekit.errors import InputError
+from edgekit.schemas import check_preprocessing, dumps_json, finite_or_none
 
 TRAIN_MARKER = "train.json"
 MODEL_FILE = "model.keras"
@@ -173,7 +174,9 @@ def write_common(staging: Path, recipe: Any, model: Any, calibration: dict[str, 
     model.save(staging / MODEL_FILE)
     np.savez(staging / CALIBRATION_FILE, **calibration)
     np.savez(staging / GOLDEN_FILE, **golden)
-    (staging / PREPROCESSING_FILE).write_text(json.dumps(preprocessing, indent=2) + "\n", encoding="utf-8")
+    # The schema bundle reads with: a recipe can never write a record that convert or bundle refuses.
+    check_preprocessing(preprocessing, f"recipe {recipe.name}: {PREPROCESSING_FILE}")
+    (staging / PREPROCESSING_FILE).write_text(dumps_json(preprocessing) + "\n", encoding="utf-8")
     (staging / RECIPE_FILE).write_text(recipe.to_toml(), encoding="utf-8")
     if labels is not None:
         (staging / LABELS_FILE).write_text("\n".join(labels) + "\n", encoding="utf-8")
@@ -195,7 +198,7 @@ def write_common(staging: Path, recipe: Any, model: Any, calibration: dict[str, 
         "host": {"python": platform.python_version(), "machine": platform.machine(), "cores": os.cpu_count()},
         **info,
     }
-    (staging / TRAIN_MARKER).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    (staging / TRAIN_MARKER).write_text(dumps_json(finite_or_none(doc)) + "\n", encoding="utf-8")
     return doc
 
 
@@ -218,4 +221,4 @@ class Clock:
 
 
 def rewrite_marker(staging: Path, doc: dict[str, Any]) -> None:
-    (staging / TRAIN_MARKER).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    (staging / TRAIN_MARKER).write_text(dumps_json(finite_or_none(doc)) + "\n", encoding="utf-8")

@@ -226,7 +226,8 @@ def train_image(recipe: Recipe, opts: TrainOptions, strategy: Any, staging: Path
                "final_val_accuracy": (history.get("val_accuracy") or [None])[-1]}
     preprocessing = {
         "input": INPUT_NAME, "shape": [size, size, 3], "dtype": "float32", "layout": "NHWC", "channels": "RGB",
-        "range": [0, 255], "resize": "bilinear to the input size, no crop (image_dataset_from_directory)",
+        "range": [0, 255], "color": "rgb", "resize": "stretch",
+        "resize_method": "bilinear, the whole picture to the input size, no crop (image_dataset_from_directory)",
         "in_model": "Rescaling(1/127.5, offset=-1): raw 0..255 pixels go in; do not normalise in the app",
         "output": "softmax scores, one per label in labels.txt",
     }
