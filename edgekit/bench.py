@@ -5,6 +5,7 @@ numpy and the standard library only (and the leaf protocol): imported by the par
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import sys
@@ -21,6 +22,10 @@ from edgekit.protocol import BenchSettings
 
 def check_settings(s: BenchSettings) -> None:
     """Refuse settings that would not measure anything (user input: raise, never assert)."""
+    for option, value in (("--min-time", s.min_time), ("--max-time", s.max_time),
+                          ("--warmup-min-time", s.warmup_min_time)):
+        if not math.isfinite(value):
+            raise InputError(f"{option} must be a finite number of seconds. Received: {option[2:]}={value}")
     if s.runs < 1:
         raise InputError(f"--runs must be at least 1. Received: runs={s.runs}")
     if s.warmup < 0:

@@ -65,6 +65,13 @@ DEFAULT_POLICY: dict[str, Tolerance] = {
 FALLBACK_VARIANT = "float32"
 
 _KEYS = {f.name for f in fields(Tolerance)}
+# The values a bound can take: beyond these it can never pass (or never fail), which is a typo, not a policy.
+RANGES: dict[str, tuple[float, float]] = {
+    "atol": (0.0, math.inf), "rtol": (0.0, math.inf), "min_cosine": (-1.0, 1.0),
+    "min_sqnr_db": (-SQNR_EXACT_DB, SQNR_EXACT_DB), "min_top1": (0.0, 1.0), "top1_margin": (0.0, 1.0),
+    "max_accuracy_drop": (0.0, 1.0),
+}
+Override = tuple[str | None, str, float | None]
 
 
 def parse_overrides(items: list[str] | None) -> list[tuple[str | None, str, float | None]]:
@@ -86,8 +93,20 @@ def parse_overrides(items: list[str] | None) -> list[tuple[str | None, str, floa
                 raise InputError(f"--tol value must be a number or 'none'. Received: {item!r}") from None
             if not math.isfinite(value):
                 raise InputError(f"--tol value must be finite. Received: {item!r}")
+            low, high = RANGES[key]
+            if not low <= value <= high:
+                raise InputError(f"--tol {key} must be between {low:g} and {high:g}. Received: {item!r}")
         out.append((scope or None, key, value))
     return out
+
+
+def check_scopes(overrides: list[Override], artifact_ids: list[str], variants: list[str]) -> None:
+    """Refuse an override whose scope names no artifact id and no variant: it would be silently ignored."""
+    valid = list(dict.fromkeys([*artifact_ids, *variants, *DEFAULT_POLICY]))
+    for scope, key, _ in overrides:
+        if scope is not None and scope not in valid:
+            raise InputError(f"--tol scope {scope!r} matches no artifact id or variant in this folder; valid "
+                             f"scopes: {', '.join(valid)} (or none, for every artifact). Received: {scope}.{key}")
 
 
 def policy_for(

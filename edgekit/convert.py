@@ -13,19 +13,17 @@ import json
 import os
 import re
 import shutil
-import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 
-from edgekit import __version__
+from edgekit import __version__, outdir
 from edgekit import manifest as mf
 from edgekit.data import DataSet, describe, load_dataset, random_dataset, split_golden
 from edgekit.errors import ConversionError, EdgekitError, InputError, first_line
@@ -33,6 +31,7 @@ from edgekit.formats import TARGETS, Context, Target, parse_formats
 from edgekit.formats.tfjs import QUANTIZE
 from edgekit.formats.tflite import INT8_IO, INT8_WEIGHTS
 from edgekit.schemas import read_labels, read_preprocessing
+from edgekit.train.engine import TRAIN_MARKER
 
 LSTM_STRATEGIES = ("auto", "fused", "unroll", "flex")
 GOLDEN_LABELS = "golden_labels.npy"
@@ -110,33 +109,9 @@ def _check_options(opts: ConvertOptions) -> list[Target]:
     return targets
 
 
-def _check_out(out: Path, force: bool, protected: list[Path]) -> None:
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out} exists and is a file; give a folder path")
-    if out.is_dir() and any(out.iterdir()):
-        if not force:
-            raise InputError(f"--out {out} exists and is not empty; pass --force to replace it or choose "
-                             "another folder")
-        outr = out.resolve()
-        for p in protected:
-            pr = p.resolve()
-            if pr == outr or outr in pr.parents:
-                raise InputError(f"--out {out} contains the input {p}; --force would delete it. Choose "
-                                 "another output folder")
-    parent = out.resolve().parent
-    probe = parent
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir():
-        raise InputError(f"cannot write --out {out}: {probe} is a file, not a folder; choose another --out")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise InputError(f"cannot write in {probe} (permission denied); choose a writable --out")
-
-
 # ---------------------------------------------------------------------------------------------------------
 
 
-TRAIN_MARKER = "train.json"  # written by `edgekit train` next to model.keras (edgekit/train/engine.py)
 TRAINED_ARTIFACTS = "artifacts"
 
 
@@ -196,55 +171,25 @@ def convert(model: Path, out: Path | None, opts: ConvertOptions, hook: ProgressH
     labels = read_labels(opts.labels)
     preprocessing = read_preprocessing(opts.preprocessing)
     protected = [model] + [Path(p) for p in (opts.calibration, opts.golden) if p and p != "random"]
-    _check_out(out, opts.force, protected)
+    protected += [p for p in (opts.labels, opts.preprocessing) if p is not None]
+    outdir.check_out(out, opts.force, protected)
 
     return _convert(model, kind, out, opts, targets, input_shapes, labels, preprocessing, hook, t0)
-
-
-@contextlib.contextmanager
-def _native_stderr_to(path: Path) -> Iterator[TextIO]:
-    """Send fd 2 (TensorFlow's C++ logs, converter chatter) to ``path``; yield a stream to the real terminal.
-
-    The log ends up in DIR/convert.log, where a failed conversion's full story can be read.
-    """
-    if os.environ.get("EDGEKIT_DEBUG", "") not in ("", "0"):
-        yield sys.stderr
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    os.dup2(fd, 2)
-    os.close(fd)
-    term = os.fdopen(os.dup(saved), "w", buffering=1)
-    try:
-        yield term
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        term.close()
 
 
 def _convert(model: Path, kind: str, out: Path, opts: ConvertOptions, targets: list[Target],
              input_shapes: dict[str | None, list[int]], labels: list[str] | None,
              preprocessing: dict[str, Any] | None, hook: ProgressHook | None, t0: float) -> ConvertResult:
 
-    out_abs = out.resolve()
-    out_abs.parent.mkdir(parents=True, exist_ok=True)
-    tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    staging = out_abs.parent / f".{out_abs.name}.edgekit-tmp-{tag}"
-    scratch = out_abs.parent / f".{out_abs.name}.edgekit-tmp-{tag}-lstm"
     try:
-        staging.mkdir()
-        with contextlib.ExitStack() as stack:
-            term = stack.enter_context(_native_stderr_to(staging / CONVERT_LOG))
+        with outdir.staging(out) as st, contextlib.ExitStack() as stack:
+            term = stack.enter_context(outdir.native_stderr_to(st.path / CONVERT_LOG))
             if hook is None and opts.progress:
                 from edgekit.console import ConvertProgress
 
                 hook = stack.enter_context(ConvertProgress(["load"] + [t.id for t in targets], term)).hook
-            manifest = _build(model, kind, staging, opts, targets, input_shapes, labels, preprocessing,
-                              hook or (lambda *_: None))
-        _move_into_place(staging, out_abs)
+            manifest = _build(model, kind, st.path, opts, targets, input_shapes, labels, preprocessing,
+                              hook or (lambda *_: None), st.notices)
         return ConvertResult(out=out, manifest=manifest, seconds=time.perf_counter() - t0)
     except OSError as e:
         if e.errno == errno.ENOSPC:
@@ -253,15 +198,11 @@ def _convert(model: Path, kind: str, out: Path, opts: ConvertOptions, targets: l
         if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             raise InputError(f"cannot write {e.filename or out} ({e.strerror}); choose a writable --out") from e
         raise
-    finally:
-        for p in (staging, scratch):
-            if p.exists():
-                shutil.rmtree(p, ignore_errors=True)
 
 
 def _build(model: Path, kind: str, staging: Path, opts: ConvertOptions, targets: list[Target],
            input_shapes: dict[str | None, list[int]], labels: list[str] | None,
-           preprocessing: dict[str, Any] | None, notify: ProgressHook) -> mf.Manifest:
+           preprocessing: dict[str, Any] | None, notify: ProgressHook, notices: list[str]) -> mf.Manifest:
     """Everything that writes into the staging folder; returns the manifest it saved there."""
     from edgekit import source as src
 
@@ -271,7 +212,7 @@ def _build(model: Path, kind: str, staging: Path, opts: ConvertOptions, targets:
     src.export_saved_model(source, loaded, sm_dir)
     sig_inputs, sig_outputs = src.saved_model_signature(sm_dir)
     sig_outputs = sorted(sig_outputs, key=lambda t: _natural_key(t.name))
-    warnings: list[str] = []
+    warnings: list[str] = list(notices)  # stale staging folders removed (a killed earlier run)
 
     calib, golden = _datasets(opts, sig_inputs, warnings)
     reference = _reference_outputs(source, loaded, sig_inputs, sig_outputs, golden.arrays)
@@ -442,21 +383,6 @@ def _run_pool(ctx: Context, targets: list[Target], one: Callable[[Target], mf.Ar
 def _failed(target: Target, reason: str) -> mf.Artifact:
     return mf.Artifact(id=target.id, format=target.format, variant=target.variant, path=target.path,
                        status=mf.STATUS_FAILED, reason=reason)
-
-
-def _move_into_place(staging: Path, out: Path) -> None:
-    """Atomic from the reader's point of view: DIR is either the old one or the complete new one."""
-    if out.exists():
-        trash = out.parent / f".{out.name}.edgekit-old-{uuid.uuid4().hex[:8]}"
-        os.replace(out, trash)
-        try:
-            os.replace(staging, out)
-        except OSError:
-            os.replace(trash, out)
-            raise
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.replace(staging, out)
 
 
 def _natural_key(name: str) -> list[Any]:

@@ -9,31 +9,49 @@ import math
 from pathlib import Path
 from typing import Any
 
+from edgekit import outdir
 from edgekit.errors import InputError
-from edgekit.manifest import write_json_atomic
 
 _COLORS = {"pass": "#1a7f37", "fail": "#cf222e", "error": "#bc4c00", "tampered": "#8250df", "unavailable": "#6e7781"}
 
 
 def public(report: dict[str, Any]) -> dict[str, Any]:
-    """report.json's content: drop in-memory extras (keys starting with '_')."""
+    """report.json's content: drop in-memory extras (keys starting with '_'), if a caller added any."""
     out = dict(report)
     out["results"] = [{k: v for k, v in r.items() if not k.startswith("_")} for r in report["results"]]
     return out
 
 
-def write_reports(report: dict[str, Any], folder: Path) -> dict[str, Path]:
-    """Write report.json, report.md and report.html into ``folder`` (created)."""
+REPORT_FILES = {"json": "report.json", "md": "report.md", "html": "report.html"}
+
+
+def check_report_dir(folder: Path, root: Path, option: str = "--report") -> Path:
+    """Refuse, before anything runs, a report folder that cannot take the reports: a file, a folder where a
+    report file goes, or a path inside the validated folder ``root`` that a symlink leads out of it."""
+    folder = outdir.contained(root, Path(folder), option)
+    outdir.check_writable_folder(folder, REPORT_FILES.values(), option)
+    return folder
+
+
+def write_reports(report: dict[str, Any], folder: Path, samples: list[list[float]] | None = None) -> dict[str, Path]:
+    """Write report.json, report.md and report.html into ``folder`` (created). Each file replaces what is
+    there (a symlink is replaced, never followed). ``samples``: per-run times of each row, for the plot."""
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise InputError(f"cannot create the report folder {folder} ({e}); give a writable --report") from e
-    paths = {"json": folder / "report.json", "md": folder / "report.md", "html": folder / "report.html"}
-    write_json_atomic(paths["json"], public(report))
-    paths["md"].write_text(to_markdown(report), encoding="utf-8")
-    paths["html"].write_text(to_html(report), encoding="utf-8")
-    return paths
+    texts = {"json": json.dumps(public(report), indent=2, default=_jsonable) + "\n", "md": to_markdown(report),
+             "html": to_html(report, samples)}
+    try:
+        return {k: outdir.write_text_inside(folder, REPORT_FILES[k], texts[k]) for k in REPORT_FILES}
+    except OSError as e:
+        raise InputError(f"cannot write the reports into {folder} ({e}); give a writable --report") from e
+
+
+def _jsonable(o: Any) -> Any:
+    """numpy scalars and arrays that a runtime let through, as plain numbers; anything else as text."""
+    return o.tolist() if hasattr(o, "tolist") else str(o)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -210,13 +228,15 @@ def to_markdown(report: dict[str, Any]) -> str:
 # HTML with inline SVG (no scripts, no network)
 
 
-def _svg_latency(results: list[dict[str, Any]]) -> str:
-    """One row per (artifact, runtime): a box from p50 to p90, whiskers min..p99, dots for samples; log x."""
-    rows = [r for r in results if r.get("latency_ms")]
+def _svg_latency(results: list[dict[str, Any]], samples: list[list[float]] | None) -> str:
+    """One row per (artifact, runtime): a box from p50 to p90, whiskers min..p99, dots for samples; log x.
+    ``samples``: per-run times of each result row (same order), not part of report.json."""
+    per_row = samples if samples is not None and len(samples) == len(results) else [[] for _ in results]
+    rows = [(r, s) for r, s in zip(results, per_row, strict=True) if r.get("latency_ms")]
     if not rows:
         return "<p>No latency measured.</p>"
-    lo = min(r["latency_ms"]["min"] for r in rows)
-    hi = max(r["latency_ms"]["max"] for r in rows)
+    lo = min(r["latency_ms"]["min"] for r, _ in rows)
+    hi = max(r["latency_ms"]["max"] for r, _ in rows)
     lo, hi = math.log10(max(lo, 1e-4)) - 0.05, math.log10(max(hi, 1e-4)) + 0.05
     left, width, rh = 220, 560, 28
     height = 40 + rh * len(rows)
@@ -231,14 +251,13 @@ def _svg_latency(results: list[dict[str, Any]]) -> str:
         if lo <= k <= hi:
             parts.append(f'<line x1="{x(v):.1f}" x2="{x(v):.1f}" y1="10" y2="{height - 20}" stroke="#ddd"/>'
                          f'<text x="{x(v):.1f}" y="{height - 5}" text-anchor="middle">{v:g} ms</text>')
-    for i, r in enumerate(rows):
+    for i, (r, row_samples) in enumerate(rows):
         lat, y = r["latency_ms"], 20 + i * rh
         c = _COLORS.get(r["status"], "#333")
         label = html.escape(f"{r['artifact']} · {r['runtime']}")
         parts.append(f'<text x="{left - 8}" y="{y + 4}" text-anchor="end">{label}</text>')
-        samples = r.get("_samples_ms") or []
-        step = max(1, len(samples) // 200)  # at most ~200 dots per row keeps the file small
-        for j, v in enumerate(samples[::step]):
+        step = max(1, len(row_samples) // 200)  # at most ~200 dots per row keeps the file small
+        for j, v in enumerate(row_samples[::step]):
             jitter = ((j * 7) % 11 - 5) * 1.2
             parts.append(f'<circle cx="{x(v):.1f}" cy="{y + jitter:.1f}" r="1.5" fill="{c}" fill-opacity="0.35"/>')
         parts.append(f'<line x1="{x(lat["min"]):.1f}" x2="{x(lat["p99"]):.1f}" y1="{y}" y2="{y}" stroke="#333"/>')
@@ -292,7 +311,7 @@ def _svg_tradeoff(results: list[dict[str, Any]]) -> str:
     return "".join(parts)
 
 
-def to_html(report: dict[str, Any]) -> str:
+def to_html(report: dict[str, Any], samples: list[list[float]] | None = None) -> str:
     """One file, no scripts and no network: tables plus two inline SVG plots."""
     esc = html.escape
     s = report["summary"]
@@ -322,7 +341,7 @@ td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}} td:first-child,t
 {f"<h2>Why not pass</h2><ul>{reasons}</ul>" if reasons else ""}
 <h2>Latency distribution</h2>
 <p>Box: p50 to p90; line: min to p99; dots: individual steady-state runs (log scale).</p>
-{_svg_latency(report["results"])}
+{_svg_latency(report["results"], samples)}
 <h2>Size vs latency vs accuracy</h2>
 {_svg_tradeoff(report["results"])}
 <h2>Environment</h2><table>{env_rows}</table>

@@ -59,3 +59,40 @@ def manifest_dict() -> dict:
              "io_names": None, "notes": [], "extra": {}},
         ],
     }
+
+
+def fake_converted_folder(root, *, labels=None, artifacts=None, classes: int = 3, samples: int = 6):
+    """A convert output folder built by hand (no TensorFlow): signature x[N,4] -> y[N,classes], golden data
+    with sha256 entries, and ``artifacts`` (manifest dicts; default: one failed tflite artifact, so that
+    validate runs nothing and still writes its report)."""
+    import json
+    from pathlib import Path
+
+    import numpy as np
+
+    from edgekit import manifest
+
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(samples, 4)).astype(np.float32)
+    y = rng.dirichlet(np.ones(classes), size=samples).astype(np.float32)
+    np.savez(root / manifest.GOLDEN_INPUTS, x=x)
+    np.savez(root / manifest.REFERENCE_OUTPUTS, y=y)
+    golden = {"inputs": manifest.GOLDEN_INPUTS, "outputs": manifest.REFERENCE_OUTPUTS, "labels": None,
+              "samples": samples, "source": "test", "random": False}
+    if labels is not None:
+        np.save(root / "golden_labels.npy", np.asarray(labels))
+        golden["labels"] = "golden_labels.npy"
+    golden["sha256"] = {f: manifest.sha256_file(root / f) for f in
+                        (golden["inputs"], golden["outputs"], golden["labels"]) if f}
+    if artifacts is None:
+        artifacts = [{"id": "tflite-float32", "format": "tflite", "variant": "float32",
+                      "path": "model_float32.tflite", "status": "failed", "reason": "not converted (test)"}]
+    doc = {"schema": 1, "edgekit_version": "test", "created": None, "source": {"kind": "keras"},
+           "signature": {"inputs": [{"name": "x", "shape": [None, 4], "dtype": "float32"}],
+                         "outputs": [{"name": "y", "shape": [None, classes], "dtype": "float32"}]},
+           "labels": None, "preprocessing": None, "golden": golden, "calibration": None, "warnings": [],
+           "artifacts": artifacts}
+    (root / manifest.MANIFEST_NAME).write_text(json.dumps(doc), encoding="utf-8")
+    return root

@@ -20,6 +20,7 @@ from edgekit import manifest
 from edgekit.cli import app, main
 from edgekit.protocol import BenchSettings
 from edgekit.validate import STATUSES, ValidateOptions, validate
+from tests.helpers import assert_bad_input, fake_converted_folder
 
 FAST = BenchSettings(runs=5, warmup=1, min_time=0.0, max_time=2.0, warmup_min_time=0.0)
 FAST_ARGS = ["--runs", "5", "--warmup", "1", "--min-time", "0", "--max-time", "2", "--warmup-min-time", "0"]
@@ -305,7 +306,7 @@ def test_cli_json_output_and_exit_zero(cnn_dir: Path, tmp_path: Path) -> None:
 
 
 def test_cli_failure_exit_one(cnn_dir: Path, tmp_path: Path, capsys) -> None:
-    code, _ = _main_exit(["validate", str(cnn_dir), "-a", "tflite-int8", "--tol", "min_top1=1.01",
+    code, _ = _main_exit(["validate", str(cnn_dir), "-a", "tflite-int8", "--tol", "min_sqnr_db=200",
                           "--report", str(tmp_path), *FAST_ARGS], capsys)
     assert code == 1
 
@@ -357,3 +358,100 @@ def test_golden_inputs_not_matching_signature_exit_two(cnn_dir: Path, fresh_copy
     np.savez(d / "golden_inputs.npz", image=np.ones((48, 16, 16, 3), np.float32))
     code, err = _main_exit(["validate", str(d), "-a", "tflite-float32"], capsys)
     assert code == 2 and "sha256" in err
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Hostile input (issue 10): fast, on hand-built folders (tests.helpers.fake_converted_folder), no TensorFlow
+
+
+def _tampered_artifact() -> dict[str, Any]:
+    return {"id": "tflite-float32", "format": "tflite", "variant": "float32", "path": "model_float32.tflite",
+            "status": "ok", "sha256": "0" * 64, "bytes": 4}
+
+
+def test_report_never_written_through_a_symlinked_file(tmp_path: Path) -> None:
+    d = fake_converted_folder(tmp_path / "conv")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (d / "report").mkdir()
+    (d / "report" / "report.md").symlink_to(victim)
+    rep = validate(d, _opts())
+    assert rep["summary"]["total"] == 0
+    assert victim.read_text() == "precious"
+    md = d / "report" / "report.md"
+    assert not md.is_symlink() and md.read_text().startswith("# edgekit validation report")
+
+
+def test_report_folder_symlinked_out_of_the_folder_is_refused(tmp_path: Path) -> None:
+    d = fake_converted_folder(tmp_path / "conv")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (d / "report").symlink_to(elsewhere)
+    res = CliRunner().invoke(app, ["validate", str(d)])
+    assert_bad_input(res, "report", "outside")
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_report_at_a_file_is_refused_before_anything_runs(tmp_path: Path, monkeypatch) -> None:
+    import edgekit.validate as v
+
+    d = fake_converted_folder(tmp_path / "conv", artifacts=[_tampered_artifact()])
+    (d / "model_float32.tflite").write_bytes(b"TFL3")
+    a_file = tmp_path / "report.txt"
+    a_file.write_text("x")
+    ran: list[str] = []
+    monkeypatch.setattr(v, "load_golden", lambda *a, **k: ran.append("golden") or pytest.fail("ran"))
+    res = CliRunner().invoke(app, ["validate", str(d), "--report", str(a_file)])
+    assert_bad_input(res, "--report", str(a_file))
+    assert ran == [] and a_file.read_text() == "x"
+
+
+def test_golden_file_without_sha256_is_a_bad_manifest(tmp_path: Path) -> None:
+    d = fake_converted_folder(tmp_path / "conv")
+    raw = json.loads((d / "manifest.json").read_text())
+    del raw["golden"]["sha256"]["reference_outputs.npz"]
+    (d / "manifest.json").write_text(json.dumps(raw))
+    np.savez(d / "reference_outputs.npz", y=np.full((6, 3), 1 / 3, np.float32))  # modified, no digest to tell
+    res = CliRunner().invoke(app, ["validate", str(d)])
+    assert_bad_input(res, "reference_outputs.npz", "sha256")
+
+
+@pytest.mark.parametrize(("tol", "needle"), [
+    ("tflite-int8x.min_top1=0.5", "tflite-int8x"), ("min_top1=1.5", "min_top1"), ("atol=-1", "atol"),
+    ("min_cosine=2", "min_cosine"), ("float32.max_accuracy_drop=1.5", "max_accuracy_drop")])
+def test_tolerance_scope_and_range_are_checked(tmp_path: Path, tol: str, needle: str) -> None:
+    d = fake_converted_folder(tmp_path / "conv")
+    res = CliRunner().invoke(app, ["validate", str(d), "--tol", tol])
+    assert_bad_input(res, needle)
+    assert not (d / "report").exists()
+
+
+def test_valid_tolerance_scopes_are_accepted(tmp_path: Path) -> None:
+    d = fake_converted_folder(tmp_path / "conv")
+    rep = validate(d, _opts(tolerances=["tflite-float32.atol=1e-3", "float32.rtol=none", "int8.min_top1=0.5",
+                                        "min_sqnr_db=30"]))
+    assert rep["settings"]["tolerance_overrides"][0] == "tflite-float32.atol=1e-3"
+
+
+@pytest.mark.parametrize(("labels", "needle"), [
+    (["a", "b", "c", "a", "b", "c"], "<U1"), ([0, 1, 2, 3, 0, 1], "3"), ([0, 1, -1, 2, 0, 1], "-1"),
+    ([0.5, 1, 2, 0, 1, 2], "0.5")])
+def test_bad_golden_labels_are_refused(tmp_path: Path, labels: list, needle: str) -> None:
+    d = fake_converted_folder(tmp_path / "conv", labels=labels)
+    res = CliRunner().invoke(app, ["validate", str(d)])
+    assert_bad_input(res, "golden labels", needle)
+
+
+def test_good_golden_labels_give_the_source_accuracy(tmp_path: Path) -> None:
+    d = fake_converted_folder(tmp_path / "conv", labels=[0, 1, 2, 0, 1, 2])
+    ref = np.load(d / "reference_outputs.npz")["y"]
+    rep = validate(d, _opts())
+    assert rep["golden"]["source_accuracy"] == pytest.approx(float((ref.argmax(1) == [0, 1, 2, 0, 1, 2]).mean()))
+
+
+@pytest.mark.parametrize("extra", [["--max-time", "nan"], ["--max-time", "inf"], ["--timeout", "nan"],
+                                   ["--min-time", "nan"], ["--timeout", "inf"]])
+def test_non_finite_times_are_refused(tmp_path: Path, extra: list[str]) -> None:
+    d = fake_converted_folder(tmp_path / "conv")
+    res = CliRunner().invoke(app, ["validate", str(d), *extra])
+    assert_bad_input(res, extra[0])

@@ -12,7 +12,6 @@ a failure never leaves a half-written BUNDLE, and an existing non-empty BUNDLE i
 from __future__ import annotations
 
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,9 @@ from typing import Any
 import numpy as np
 
 from edgekit import manifest as mf
+from edgekit import outdir
 from edgekit.errors import InputError
+from edgekit.folder import ConvertedFolder
 from edgekit.schemas import read_labels
 
 TARGETS = ("web", "android", "ios")
@@ -46,30 +47,17 @@ class BundleResult:
 
 
 @dataclass
-class Source:
+class Source(ConvertedFolder):
     """A convert output folder, checked: what every bundle target reads."""
 
-    folder: Path
-    manifest: mf.Manifest
-    labels: list[str] | None
+    labels: list[str] | None = None
 
     def artifact_path(self, art: mf.Artifact) -> Path:
         """The artifact's file, refused unless produced and unchanged since convert."""
-        if not art.ok:
-            raise InputError(f"artifact {art.id} failed to convert ({art.reason}); fix the conversion or pick "
-                             "another artifact")
-        path = mf.safe_join(self.folder, art.path)
-        if not path.exists():
-            raise InputError(f"artifact {art.id}: {art.path} is missing from {self.folder}; re-run `edgekit convert`")
-        if not art.sha256 or mf.sha256_path(path) != art.sha256:
-            raise InputError(f"artifact {art.id}: {art.path} does not match its sha256 in the manifest (modified "
-                             "after conversion); re-run `edgekit convert`")
-        return path
+        return self.verified_path(art)
 
     def golden(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        from edgekit.validate import load_golden
-
-        g = load_golden(self.folder, self.manifest)
+        g = self.load_golden()
         return g.inputs, g.reference
 
 
@@ -94,54 +82,25 @@ def load_source(folder: Path, labels: Path | None) -> Source:
     return Source(folder=folder, manifest=m, labels=names)
 
 
-def _check_out(out: Path, folder: Path, force: bool) -> None:
-    out_r, folder_r = out.resolve(), folder.resolve()
-    if out_r == folder_r or out_r in folder_r.parents:
-        raise InputError(f"--out {out} would replace the input folder {folder}; choose another --out")
-    if folder_r in out_r.parents and out_r.name in ("", "."):
-        raise InputError(f"--out {out} is not a usable folder name")
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out} is a file; give a folder path")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise InputError(f"--out {out} is not empty; add --force to replace it")
-
-
 def bundle(folder: Path | str, out: Path | str, opts: BundleOptions | None = None) -> BundleResult:
     """Build the bundle for ``opts.target`` from the convert folder ``folder`` into ``out``."""
     opts = opts or BundleOptions()
     check_target(opts.target)
     folder, out = Path(folder), Path(out)
     src = load_source(folder, opts.labels)
-    _check_out(out, folder, opts.force)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
+    outdir.check_out(out, opts.force, [Path(opts.labels)] if opts.labels is not None else [], reads=folder)
+    with outdir.staging(out) as st:
         if opts.target == "web":
             from edgekit.bundle.web import build_web
 
-            notes, facts = build_web(src, staging, opts)
+            notes, facts = build_web(src, st.path, opts)
         else:
             from edgekit.bundle.mobile import build_mobile
 
-            notes, facts = build_mobile(src, staging, opts)
-        _replace(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+            notes, facts = build_mobile(src, st.path, opts)
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    return BundleResult(out=out, target=opts.target, files=files,
-                        bytes=sum((out / f).stat().st_size for f in files), notes=notes, facts=facts)
-
-
-def _replace(staging: Path, out: Path) -> None:
-    """Move the finished bundle into place; an old ``out`` is moved aside first and removed last."""
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-        out.rename(old / "previous")
-    staging.rename(out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    return BundleResult(out=out, target=opts.target, files=files, bytes=sum((out / f).stat().st_size for f in files),
+                        notes=st.notices + notes, facts=facts)
 
 
 def copy_file(src: Path, dst: Path) -> None:

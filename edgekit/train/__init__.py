@@ -15,7 +15,8 @@ __all__ = ["TRAIN_MARKER", "Recipe", "TrainOptions", "TrainResult", "builtin_nam
 
 def train(recipe_spec: str | Path | Recipe, opts: TrainOptions | None = None) -> TrainResult:
     """Train a recipe (built-in name, .toml path or a parsed Recipe) into ``opts.out``."""
-    from edgekit.convert import _native_stderr_to, quiet_tensorflow
+    from edgekit.convert import quiet_tensorflow
+    from edgekit.outdir import check_out, native_stderr_to
     from edgekit.train import engine
 
     opts = opts or TrainOptions()
@@ -37,11 +38,11 @@ def train(recipe_spec: str | Path | Recipe, opts: TrainOptions | None = None) ->
         raise engine.InputError(f"--strategy {opts.strategy!r} is not one of {', '.join(engine.STRATEGIES)}")
     src = str(recipe.data["source"])
     # --force must never delete the training data (or a weights file) that lives inside --out.
-    engine.check_out(out, opts.force, [recipe.resolve_path(v) for v in (src, str(recipe.model.get("weights", "")))
+    check_out(out, opts.force, [recipe.resolve_path(v) for v in (src, str(recipe.model.get("weights", "")))
                                        if v and not v.startswith("builtin:") and v not in ("imagenet", "none")])
     quiet_tensorflow()
     clock = engine.Clock()
-    with engine.staging_folder(out) as staging, _native_stderr_to(staging / engine.TRAIN_LOG):
+    with engine.staging_folder(out, opts.log) as staging, native_stderr_to(staging / engine.TRAIN_LOG):
         # TensorFlow's C++ start-up chatter goes to FOLDER/train.log; the strategy comes before any other
         # TensorFlow op (MultiWorkerMirroredStrategy requires it).
         strategy = engine.make_strategy(opts.strategy)

@@ -16,8 +16,8 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from edgekit import __version__
+from edgekit import __version__, outdir
 from edgekit.errors import InputError
 from edgekit.schemas import check_preprocessing, dumps_json, finite_or_none
 
@@ -138,33 +138,15 @@ def seed_everything(seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
 
-def check_out(out: Path, force: bool, protected: list[Path] | None = None) -> None:
-    from edgekit.convert import _check_out
-
-    _check_out(out, force, protected or [])
-
-
 @contextmanager
-def staging_folder(out: Path) -> Iterator[Path]:
-    """Build in a hidden sibling, move into place only when everything was written (as convert does)."""
-    import shutil
-
-    from edgekit.convert import _move_into_place
-
-    out_abs = out.resolve()
-    out_abs.parent.mkdir(parents=True, exist_ok=True)
-    staging = out_abs.parent / f".{out_abs.name}.edgekit-tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    staging.mkdir()
-    try:
-        yield staging
-        work = staging / "_work"
-        if work.exists():
-            shutil.rmtree(work)
-        if is_chief():
-            _move_into_place(staging, out_abs)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+def staging_folder(out: Path, log: Any = None) -> Iterator[Path]:
+    """Build in a hidden sibling, move into place only when everything was written (as convert does).
+    Only the chief writes the folder in multi-worker training; other workers' staging is dropped."""
+    with outdir.staging(out, commit=is_chief()) as st:
+        for notice in st.notices if log is not None else []:
+            log(notice)
+        yield st.path
+        shutil.rmtree(st.path / "_work", ignore_errors=True)
 
 
 def write_common(staging: Path, recipe: Any, model: Any, calibration: dict[str, np.ndarray],

@@ -31,10 +31,10 @@ def quickstart(opts: QuickstartOptions, say: Any = print) -> dict[str, Any]:
     """Returns {'train': TrainResult, 'convert': ConvertResult, 'report': dict, 'seconds': {...}}."""
     from edgekit.console import print_convert_summary
     from edgekit.convert import ConvertOptions, convert
+    from edgekit.outdir import check_out
     from edgekit.protocol import BenchSettings
     from edgekit.report import print_console
     from edgekit.train import TrainOptions, load_recipe, train
-    from edgekit.train.engine import check_out
     from edgekit.validate import ValidateOptions, validate
 
     t0 = time.perf_counter()

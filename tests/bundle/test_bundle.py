@@ -165,3 +165,18 @@ def test_png_roundtrip_and_labels_count_checked(converted_cnn, tmp_path: Path) -
     bad.write_text("a\nb\n")
     code, out = _cli([str(converted_cnn.out), "--target", "web", "--labels", str(bad), "--out", str(tmp_path / "w")])
     assert code == 2 and "2 labels for an output of 4 classes" in out
+
+
+def test_stale_staging_of_a_killed_bundle_is_removed_and_reported(converted_cnn, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()  # a process id that no longer runs: what a SIGKILLed bundle leaves in its staging name
+    stale = tmp_path / f".b.edgekit-tmp-{proc.pid}-0badc0de"
+    stale.mkdir()
+    (stale / "half.tflite").write_bytes(b"x")
+    code, out = _cli([str(converted_cnn.out), "--target", "android", "--out", str(tmp_path / "b")])
+    assert code == 0, out
+    assert f"removed {stale.name}" in out and f"(process {proc.pid})" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b"]
