@@ -43,6 +43,7 @@ _EXPECTED = {
     "list_type": "a list", "dict_type": "an object", "model_type": "an object", "model_attributes_type": "an object",
     "finite_number": "a finite number (no NaN/Infinity)", "missing": "present (it is required)",
     "none_required": "null", "invalid-json-value": "a JSON value", "too_short": "a non-empty value",
+    "string_pattern_mismatch": "a non-blank string", "extra_forbidden": "absent (not a known key)",
 }
 _TAG = re.compile(r"^(str|int|float|bool|list|dict|none|[a-z-]+\[.*\])$")
 
@@ -62,17 +63,30 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+_BOUND = {"greater_than_equal": "a number >= {ge}", "greater_than": "a number > {gt}",
+          "less_than_equal": "a number <= {le}", "less_than": "a number < {lt}"}
+
+
+def describe(e: Any) -> tuple[str, str, str]:
+    """(field, expected, received) of one pydantic error dict, in words a user can act on."""
+    kind, ctx = e["type"], e.get("ctx", {})
+    if kind == "literal_error":
+        expected = f"one of {ctx['expected']}"
+    elif kind in _BOUND:
+        expected = _BOUND[kind].format(**ctx)
+    elif kind == "value_error":
+        expected = str(ctx.get("error", e["msg"]))
+    else:
+        expected = _EXPECTED.get(kind, e["msg"])
+    received = "nothing" if kind == "missing" else _short(e["input"])
+    return _field(tuple(e["loc"])), expected, received
+
+
 def one_line(err: ValidationError, where: str) -> str:
     """``where: FIELD: expected TYPE, received VALUE`` for the first error (``+N more`` when there are more)."""
     errors = err.errors(include_url=False)
-    e = errors[0]
-    kind = e["type"]
-    expected = _EXPECTED.get(kind) or (f"one of {e['ctx']['expected']}" if kind == "literal_error" else e["msg"])
-    if kind == "value_error":
-        expected = str(e["ctx"].get("error", e["msg"])) if "ctx" in e else e["msg"]
-    received = "nothing" if kind == "missing" else _short(e["input"])
+    field, expected, received = describe(errors[0])
     more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-    field = _field(tuple(e["loc"]))
     return f"{where}: {field + ': ' if field else ''}expected {expected}, received {received}{more}"
 
 
@@ -242,5 +256,5 @@ def read_preprocessing(path: Path | None, option: str = "--preprocessing") -> di
 
 
 __all__ = ["COLORS", "HONOURED", "LABELS", "MAX_DEPTH", "RESIZES", "PreprocessingRecord", "check_json",
-           "check_preprocessing", "dumps_json", "finite_or_none", "loads_json", "one_line", "read_json",
+           "check_preprocessing", "describe", "dumps_json", "finite_or_none", "loads_json", "one_line", "read_json",
            "read_labels", "read_preprocessing", "validate"]

@@ -19,10 +19,13 @@ import tomllib
 from dataclasses import dataclass, fields
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from edgekit.errors import InputError
+from edgekit.schemas import describe
 
 KINDS = ("local", "ssh", "gpu", "edgetpu")
 RUNTIME_CHOICES = ("auto", "ai_edge_litert", "tflite_runtime")
@@ -59,6 +62,38 @@ class Profile:
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) not in (None, "")}
+
+
+class _ProfileSchema(BaseModel):
+    """The typed keys of a profile file (which keys each kind accepts is ``_KEYS``); TOML booleans are not ints."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+    kind: Literal["local", "ssh", "gpu", "edgetpu"]
+    description: str = ""
+    host: str | None = None
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    user: str | None = None
+    identity_file: str | None = None
+    known_hosts_file: str | None = None
+    python: Annotated[str, Field(pattern=r"\S")] = "python3"
+    runtime: Literal["auto", "ai_edge_litert", "tflite_runtime"] = "auto"
+    threads: Annotated[int, Field(ge=1, le=4096)] | None = None
+    workdir: str | None = None
+    connect_timeout: Annotated[int, Field(ge=1, le=3600)] = 10
+    emulated: bool = False
+    delegate: str | None = None
+    device: str | None = None
+
+
+def _typed(doc: dict[str, Any], name: str, source: str) -> Profile:
+    try:
+        values = _ProfileSchema.model_validate(doc).model_dump(exclude_unset=True)
+    except ValidationError as e:
+        key, expected, received = describe(e.errors(include_url=False)[0])
+        raise InputError(f"device profile {source}: {key} must be {expected}. Received: {key}={received}") from None
+    p = Profile(name=name, source=source, **values)
+    _check(p)
+    return p
 
 
 def user_dir() -> Path:
@@ -128,18 +163,7 @@ def from_dict(doc: dict[str, Any], name: str, source: str) -> Profile:
     if unknown:
         raise InputError(f"device profile {source}: unknown key(s) {', '.join(unknown)} for kind {kind!r}; "
                          f"valid keys: {', '.join(valid)}")
-    p = Profile(name=name, kind=kind, source=source)
-    types = {"port": int, "threads": int, "connect_timeout": int, "emulated": bool}
-    for key, value in doc.items():
-        if key == "kind":
-            continue
-        want = types.get(key, str)
-        # TOML booleans are not ints here: `port = true` is a mistake, not port 1.
-        if not isinstance(value, want) or (want is int and isinstance(value, bool)):
-            raise InputError(f"device profile {source}: {key} must be a {want.__name__}. Received: {key}={value!r}")
-        setattr(p, key, value)
-    _check(p)
-    return p
+    return _typed({**doc, "kind": kind}, name, source)
 
 
 def from_url(url: str) -> Profile:
@@ -151,10 +175,8 @@ def from_url(url: str) -> Profile:
         raise InputError(f"--device {url}: not a valid ssh:// URL ({e}); expected ssh://user@host:port") from e
     if not u.hostname or u.path not in ("", "/") or u.query or u.fragment or u.password:
         raise InputError(f"--device {url}: expected ssh://user@host:port (no password, path or query)")
-    p = Profile(name=u.hostname, kind="ssh", source=url, host=u.hostname, port=port,
-                user=unquote(u.username) if u.username else None)
-    _check(p)
-    return p
+    doc = {"kind": "ssh", "host": u.hostname, "port": port, "user": unquote(u.username) if u.username else None}
+    return _typed({k: v for k, v in doc.items() if v is not None}, u.hostname, url)
 
 
 def _check(p: Profile) -> None:
@@ -167,21 +189,10 @@ def _check(p: Profile) -> None:
             v = getattr(p, key)
             if v is not None and (v.startswith("-") or any(c.isspace() for c in v) or not v):
                 raise InputError(f"{where}: {key} {v!r} is not a valid host/user name")
-        if p.port is not None and not 1 <= p.port <= 65535:
-            raise InputError(f"{where}: port must be 1..65535. Received: port={p.port}")
-        if p.runtime not in RUNTIME_CHOICES:
-            raise InputError(f"{where}: runtime must be one of {', '.join(RUNTIME_CHOICES)}. "
-                             f"Received: runtime={p.runtime!r}")
-        if not p.python.strip():
-            raise InputError(f"{where}: python is empty; give the remote interpreter command, e.g. python3")
-        if p.connect_timeout < 1:
-            raise InputError(f"{where}: connect_timeout must be at least 1. Received: {p.connect_timeout}")
         for key in ("identity_file", "known_hosts_file"):
             v = getattr(p, key)
             if v and '"' in v:
                 raise InputError(f"{where}: {key} must not contain a double quote. Received: {v!r}")
-    if p.threads is not None and p.threads < 1:
-        raise InputError(f"{where}: threads must be 1 or more. Received: threads={p.threads}")
 
 
 __all__ = ["KINDS", "Profile", "builtin_names", "known_names", "resolve", "user_dir"]

@@ -8,11 +8,14 @@ Built-in recipes ship as package data (``edgekit/data/recipes`` points at the to
 from __future__ import annotations
 
 import copy
+import functools
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+import pydantic
 
 from edgekit.errors import InputError
 
@@ -72,6 +75,37 @@ SCHEMAS: dict[str, dict[str, dict[str, Any]]] = {
 }
 _PATH_KEYS = {"data.source", "model.weights"}
 RECIPE_KEYS: dict[str, Any] = {"task": "", "name": "", "seed": 0, "description": ""}
+
+# Ranges, as pydantic Field constraints; every number must also be finite. Seeds stay well inside 32 bits:
+# numpy and TF take them, and the engine derives seed + 1 and seed + 2.
+_BOUNDS: dict[str, dict[str, float]] = {
+    "recipe.seed": {"ge": 0, "le": 2_000_000_000},
+    "train.epochs": {"ge": 1, "le": 100_000}, "train.batch_size": {"ge": 1, "le": 65_536},
+    "train.learning_rate": {"gt": 0, "le": 10}, "train.patience": {"ge": 0, "le": 100_000},
+    "train.validation_split": {"ge": 0, "lt": 0.5}, "train.fine_tune_layers": {"ge": 0, "le": 10_000},
+    "train.fine_tune_epochs": {"ge": 0, "le": 100_000}, "train.fine_tune_learning_rate": {"gt": 0, "le": 10},
+    "data.holdout": {"gt": 0, "lt": 0.5}, "data.calibration_samples": {"ge": 1, "le": 1_000_000},
+    "data.max_bad_fraction": {"ge": 0, "le": 1}, "data.sequence_length": {"ge": 1, "le": 100_000},
+    "data.max_vocab": {"ge": 3, "le": 10_000_000}, "data.window": {"ge": 2, "le": 1_000_000},
+    "data.horizon": {"ge": 1, "le": 100_000},
+    "model.input_size": {"ge": 32, "le": 2048}, "model.dropout": {"ge": 0, "lt": 1},
+    "model.bn_momentum": {"ge": 0, "lt": 1}, "model.units": {"ge": 1, "le": 65_536},
+    "model.embedding_dim": {"ge": 1, "le": 65_536},
+    "augment.rotate": {"ge": 0, "le": 1}, "augment.translate": {"ge": 0, "le": 1}, "augment.zoom": {"ge": 0, "le": 1},
+    "augment.contrast": {"ge": 0, "le": 1},
+}
+_WHY = {"greater_than_equal": "must be at least {ge}", "greater_than": "must be greater than {gt}",
+        "less_than_equal": "must be at most {le}", "less_than": "must be less than {lt}",
+        "finite_number": "must be a finite number"}
+
+
+@functools.cache
+def _section_schema(section: str, task: str) -> type[pydantic.BaseModel]:
+    """The strict pydantic schema of one table, derived from its defaults (their type is the accepted type)."""
+    defaults = RECIPE_KEYS if section == "recipe" else SCHEMAS[task][section]
+    fields = {k: (type(v), pydantic.Field(v, **_BOUNDS.get(f"{section}.{k}", {}))) for k, v in defaults.items()}
+    config = pydantic.ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+    return pydantic.create_model(f"{task}_{section}", __config__=config, **fields)
 
 
 @dataclass
@@ -160,8 +194,9 @@ def parse_recipe(doc: dict[str, Any], path: Path | None, overrides: list[str]) -
                          f"[recipe], {', '.join(f'[{s}]' for s in schema)}")
     head = _checked("recipe", head, RECIPE_KEYS, where)
     sections = {s: _checked(s, doc.get(s, {}), defaults, where) for s, defaults in schema.items()}
-    for item in overrides:
-        _apply_override(sections, head, item, schema)
+    given = {_apply_override(sections, head, item, schema) for item in overrides}
+    head = _validated("recipe", task, head, where, given)
+    sections = {s: _validated(s, task, body, where, given) for s, body in sections.items()}
     recipe = Recipe(task=task, name=str(head["name"] or (path.stem if path else task)), seed=int(head["seed"]),
                     description=str(head["description"]), sections=sections, path=path, overrides=list(overrides))
     _check_values(recipe, where)
@@ -176,22 +211,27 @@ def _checked(section: str, body: Any, defaults: dict[str, Any], where: str) -> d
         raise InputError(f"{where}: unknown key(s) {', '.join(f'{section}.{k}' for k in unknown)}; valid keys in "
                          f"[{section}]: {', '.join(sorted(defaults))}")
     out = copy.deepcopy(defaults)
-    for key, value in body.items():
-        out[key] = _coerce(f"{section}.{key}", value, defaults[key], where)
+    out.update(body)
     return out
 
 
-def _coerce(key: str, value: Any, default: Any, where: str) -> Any:
-    want = type(default)
-    if want is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, want) and not (want is int and isinstance(value, bool)):
-        return value
-    raise InputError(f"{where}: {key} = {value!r} should be a {want.__name__} (default {default!r})")
+def _validated(section: str, task: str, body: dict[str, Any], where: str, overridden: set[str]) -> dict[str, Any]:
+    """``body`` through its table's schema: one line naming the key, the value and what it should be."""
+    try:
+        return _section_schema(section, task).model_validate(body).model_dump()
+    except pydantic.ValidationError as e:
+        err = e.errors(include_url=False)[0]
+        key, value = err["loc"][0], err["input"]
+        default = (RECIPE_KEYS if section == "recipe" else SCHEMAS[task][section])[key]
+        why = _WHY.get(err["type"], "").format(**err.get("ctx", {}))
+        if not why:
+            why = f"should be a {type(default).__name__} (default {default!r})"
+        source = "--set" if f"{section}.{key}" in overridden else where
+        raise InputError(f"{source}: {section}.{key} = {value!r} {why}") from None
 
 
 def _apply_override(sections: dict[str, dict[str, Any]], head: dict[str, Any], item: str,
-                    schema: dict[str, dict[str, Any]]) -> None:
+                    schema: dict[str, dict[str, Any]]) -> str:
     """``--set train.epochs=3``: the value is parsed as TOML (numbers, true/false), else taken as a string."""
     key, sep, raw = item.partition("=")
     section, dot, name = key.strip().partition(".")
@@ -210,33 +250,19 @@ def _apply_override(sections: dict[str, dict[str, Any]], head: dict[str, Any], i
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw.strip()
-    value = _coerce(key.strip(), value, defaults[name], "--set")
     if f"{section}.{name}" in _PATH_KEYS and isinstance(value, str) and value not in ("imagenet", "none") \
             and not value.startswith("builtin:"):
         # A path typed on the command line is relative to the working directory, not to the recipe file.
         value = str(Path(value).expanduser().resolve())
     target[name] = value
+    return f"{section}.{name}"
 
 
 def _check_values(r: Recipe, where: str) -> None:
     def bad(key: str, value: Any, why: str) -> InputError:
         return InputError(f"{where}: {key} = {value!r} {why}")
 
-    t, d = r.train, r.data
-    for key in ("epochs", "batch_size"):
-        if t[key] < 1:
-            raise bad(f"train.{key}", t[key], "must be at least 1")
-    if t["learning_rate"] <= 0:
-        raise bad("train.learning_rate", t["learning_rate"], "must be positive")
-    if t["patience"] < 0:
-        raise bad("train.patience", t["patience"], "must be 0 or more")
-    for key in ("validation_split",):
-        if not 0.0 <= t[key] < 0.5:
-            raise bad(f"train.{key}", t[key], "must be in [0, 0.5)")
-    if not 0.0 < d["holdout"] < 0.5:
-        raise bad("data.holdout", d["holdout"], "must be in (0, 0.5): the golden set is held out from the data")
-    if d["calibration_samples"] < 1:
-        raise bad("data.calibration_samples", d["calibration_samples"], "must be at least 1")
+    d = r.data
     try:
         from edgekit.formats import parse_formats
 
@@ -249,18 +275,7 @@ def _check_values(r: Recipe, where: str) -> None:
         m = r.model
         if m["alpha"] not in (0.35, 0.5, 0.75, 1.0, 1.3, 1.4):
             raise bad("model.alpha", m["alpha"], "is not a MobileNetV2 width (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)")
-        if m["input_size"] < 32:
-            raise bad("model.input_size", m["input_size"], "must be at least 32 (MobileNetV2 downsamples 32x)")
-        if not 0.0 <= m["dropout"] < 1.0:
-            raise bad("model.dropout", m["dropout"], "must be in [0, 1)")
-        if t["fine_tune_layers"] < 0 or t["fine_tune_epochs"] < 0:
-            raise bad("train.fine_tune_layers/epochs", (t["fine_tune_layers"], t["fine_tune_epochs"]),
-                      "must be 0 or more")
     if r.task == "sequence_classifier":
         if d["tokenizer"] not in ("words", "chars"):
             raise bad("data.tokenizer", d["tokenizer"], "is not one of words, chars")
-        if d["sequence_length"] < 1 or d["max_vocab"] < 3:
-            raise bad("data.sequence_length/max_vocab", (d["sequence_length"], d["max_vocab"]),
-                      "must be >= 1 and >= 3")
-    if r.task == "forecaster" and (d["window"] < 2 or d["horizon"] < 1):
-        raise bad("data.window/horizon", (d["window"], d["horizon"]), "must be >= 2 and >= 1")
+

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -171,3 +172,26 @@ def test_force_never_deletes_the_training_data(tmp_path):
     _bad(runner.invoke(app, ["train", "image-classifier", "--data", str(tmp_path / "run" / "images"), "--out",
                              str(tmp_path / "run"), "--force"]), "would delete it")
     assert (tmp_path / "run" / "notes.txt").read_text() == "keep"
+
+
+@pytest.mark.parametrize("item, fragment", [
+    # Issue 10 #9 (recipe side): a negative or huge seed reached numpy/TF and failed there with a traceback.
+    ("recipe.seed=-1", "--set: recipe.seed = -1 must be at least 0"),
+    ("recipe.seed=99999999999999999999", "must be at most 2000000000"),
+    ("train.learning_rate=nan", "train.learning_rate = nan must be a finite number"),
+    ("train.learning_rate=inf", "must be a finite number"),
+    ("train.epochs=99999999999999999999", "train.epochs = 99999999999999999999 must be at most 100000"),
+    ("model.input_size=100000", "must be at most 2048"),
+    ("train.epochs=true", "should be a int"),
+])
+def test_out_of_range_values_are_refused_before_training(tmp_path, item, fragment):
+    with pytest.raises(InputError, match=re.escape(fragment)):
+        load_recipe("digits", [item])
+    _bad(runner.invoke(app, ["train", "digits", "--set", item, "--out", str(tmp_path / "o")]), fragment)
+    assert not (tmp_path / "o").exists()
+
+
+def test_recipe_file_seed_is_range_checked(tmp_path):
+    p = tmp_path / "r.toml"
+    p.write_text('[recipe]\ntask = "forecaster"\nseed = -5\n')
+    _bad(runner.invoke(app, ["train", str(p), "--out", str(tmp_path / "o")]), f"recipe {p}: recipe.seed = -5")
