@@ -25,7 +25,7 @@ import numpy as np
 
 from edgekit import __version__, outdir
 from edgekit import manifest as mf
-from edgekit.data import DataSet, describe, load_dataset, random_dataset, split_golden
+from edgekit.data import DataSet, describe, input_paths, load_dataset, random_dataset, split_golden
 from edgekit.errors import ConversionError, EdgekitError, InputError, first_line
 from edgekit.formats import TARGETS, Context, Target, parse_formats
 from edgekit.formats.tfjs import QUANTIZE
@@ -170,7 +170,7 @@ def convert(model: Path, out: Path | None, opts: ConvertOptions, hook: ProgressH
     input_shapes = src.parse_input_shapes(opts.input_shapes)
     labels = read_labels(opts.labels)
     preprocessing = read_preprocessing(opts.preprocessing)
-    protected = [model] + [Path(p) for p in (opts.calibration, opts.golden) if p and p != "random"]
+    protected = [model, *input_paths(opts.calibration), *input_paths(opts.golden)]
     protected += [p for p in (opts.labels, opts.preprocessing) if p is not None]
     outdir.check_out(out, opts.force, protected)
 

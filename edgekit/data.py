@@ -319,6 +319,24 @@ def _load_definition(path: Path, inputs: list[TensorSpec], what: str, seed: int)
     return ds
 
 
+def input_paths(spec: str | None) -> list[Path]:
+    """The files and folders a --calibration/--golden value reads (a .toml definition and its source), so
+    that an output folder replaced with --force can be refused when it holds one of them."""
+    if not spec or spec == "random":
+        return []
+    path = Path(spec)
+    paths = [path]
+    if path.suffix == ".toml" and path.is_file():
+        try:
+            body = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return paths  # load_dataset says what is wrong with it
+        body = body.get("calibration", body)
+        if isinstance(body, dict) and isinstance(body.get("source"), str):
+            paths.append(path.parent / body["source"])
+    return paths
+
+
 def describe(ds: DataSet) -> dict[str, Any]:
     return {"source": ds.source, "samples": ds.samples, "sha256": ds.sha256(),
             "random": ds.source == "random", "warnings": ds.warnings}

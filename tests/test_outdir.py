@@ -132,3 +132,16 @@ def test_write_text_inside_replaces_a_link(tmp_path: Path) -> None:
     assert victim.read_text() == "keep" and not (tmp_path / "f.md").is_symlink()
     assert (tmp_path / "f.md").read_text() == "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.md", "victim"]
+
+
+def test_convert_force_never_deletes_a_calibration_source_named_by_a_toml(tmp_path: Path) -> None:
+    model = _fake_keras(tmp_path / "m.keras")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "calib.npy").write_bytes(b"data")
+    toml = tmp_path / "calib.toml"
+    toml.write_text('[calibration]\nsource = "out/calib.npy"\n')
+    res = CliRunner().invoke(app, ["convert", str(model), "--out", str(out), "--force", "--formats",
+                                   "tflite-int8", "--calibration", str(toml)])
+    assert_bad_input(res, "calib.npy", "--force would delete it")
+    assert (out / "calib.npy").read_bytes() == b"data"
