@@ -124,3 +124,13 @@ def test_sha256_and_size_of_a_folder(tmp_path: Path) -> None:
              + b"\n").hexdigest()
     assert mf.sha256_path(tmp_path / "d") == want and mf.size_path(tmp_path / "d") == 5
     assert mf.sha256_path(tmp_path / "d" / "a.bin") == h(b"abc").hexdigest()
+
+
+@pytest.mark.parametrize("target", ["web", "android", "ios"])
+def test_bundle_refuses_non_finite_preprocessing(tmp_path: Path, target: str) -> None:
+    # Defect #18: NaN in the recorded preprocessing went into model_card.json as NaN and into Kotlin as `nanf`.
+    text = json.dumps(manifest_dict()).replace('"scale": 1.0', '"scale": NaN')
+    folder = write(tmp_path / "out", text)
+    res = runner.invoke(app, ["bundle", str(folder), "--target", target, "--out", str(tmp_path / "b")])
+    assert_bad_input(res, "NaN is not a JSON number")
+    assert not (tmp_path / "b").exists()

@@ -19,6 +19,7 @@ from edgekit import manifest as mf
 from edgekit.bundle import BundleOptions, Source, copy_file, output_meaning
 from edgekit.bundle.preprocess import resolve
 from edgekit.errors import InputError
+from edgekit.schemas import dumps_json
 
 METADATA_REASON = ("not embedded in the .tflite: tflite-support (the maintained metadata writer) requires "
                    "protobuf<4 and cannot be installed with TensorFlow 2.19 (protobuf 5); this card is the "
@@ -90,7 +91,7 @@ def build_mobile(src: Source, out: Path, opts: BundleOptions) -> tuple[list[str]
         "metadata": {"embedded_in_tflite": False, "reason": METADATA_REASON},
         "models": models,
     }
-    (out / "model_card.json").write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
+    (out / "model_card.json").write_text(dumps_json(card, indent=1) + "\n", encoding="utf-8")
     lang = "kotlin" if opts.target == "android" else "swift"
     snippets = []
     for entry in models:

@@ -8,7 +8,6 @@ tensor names and shape, preprocessing, labels, the sample), ``model/`` (the TF.j
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from edgekit import __version__
 from edgekit.bundle import BundleOptions, Source, copy_file, output_meaning, png, top_margin
 from edgekit.bundle.preprocess import Preprocessing, resolve
 from edgekit.errors import InputError, MissingDependency
+from edgekit.schemas import dumps_json
 from edgekit.web import vendor
 
 APP_DIR = Path(__file__).resolve().parent / "web_app"
@@ -109,7 +109,7 @@ def build_web(src: Source, out: Path, opts: BundleOptions) -> tuple[list[str], d
                    "reference_scores": [float(v) for v in ref[index]]},
         "vendor_versions": vendor.versions(*groups),
     }
-    (out / "app.json").write_text(json.dumps(config, indent=1) + "\n", encoding="utf-8")
+    (out / "app.json").write_text(dumps_json(config, indent=1) + "\n", encoding="utf-8")
     (out / "README.md").write_text(_readme(src, config, prep, onnx is not None), encoding="utf-8")
     notes = [f"sample.png is golden input #{index}; the source model says {config['sample']['expected_label']}"]
     if prep.ignored:
