@@ -100,8 +100,8 @@ def main() -> int:
     ap.add_argument("--min-time", type=float, default=1.0)
     args = ap.parse_args()
 
-    ok, reason = TfjsNodeRunner.available()
-    if not ok:
+    reason = tfjs_node.unavailable_reason()
+    if reason:
         print(f"TF.js in Node unavailable: {reason}", file=sys.stderr)
         return 3
     with tempfile.TemporaryDirectory(prefix="edgekit-bench-tfjs-") as tmp:

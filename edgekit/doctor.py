@@ -5,7 +5,6 @@ Reads package metadata only (no TensorFlow import), so it answers in well under 
 
 from __future__ import annotations
 
-import ctypes.util
 import json
 import platform
 import re
@@ -112,11 +111,38 @@ def _js_dir() -> Path:
     return Path(str(resources.files("edgekit").joinpath("js")))
 
 
-def _components() -> list[Component]:
+def _node_component() -> Component:
+    """Node.js as TF.js in Node finds it ($EDGEKIT_NODE, else PATH), by the runtime's own check."""
+    from edgekit.runtimes import tfjs_node
+
+    node = tfjs_node.node_binary()
+    reason = tfjs_node.node_unavailable_reason()
+    detail = _run_version([node, "--version"]) if node else "not found"
+    return Component("node", reason is None, detail, "" if reason is None else reason)
+
+
+def _accelerator_components() -> list[Component]:
+    """The GPU and libedgetpu, by the registry checks that decide whether --device gpu/edgetpu rows can run."""
+    from edgekit.runtimes import hardware, placement_unavailable_reason
+
     comps = []
-    node = shutil.which("node")
-    comps.append(Component("node", node is not None, _run_version([node, "--version"]) if node else "not found",
-                           "" if node else "apt-get install nodejs npm (TF.js validation)"))
+    nodes = hardware.gpu_nodes()
+    gpu_reason = placement_unavailable_reason("litert", "gpu")
+    smi = shutil.which("nvidia-smi")
+    detail = ", ".join(nodes) if nodes else "no GPU device node"
+    if smi:
+        detail += "; " + _run_version([smi, "--query-gpu=name,driver_version", "--format=csv,noheader"])
+    # Never a silent CPU run: without a GPU, --device gpu rows are `unavailable` with this reason.
+    comps.append(Component("GPU", gpu_reason is None, detail,
+                           "" if gpu_reason is None else f"--device gpu rows are unavailable here: {gpu_reason}"))
+    tpu_reason = placement_unavailable_reason("litert", "edgetpu")
+    comps.append(Component("libedgetpu", tpu_reason is None, hardware.find_edgetpu_library() or "not found",
+                           "" if tpu_reason is None else tpu_reason))
+    return comps
+
+
+def _components() -> list[Component]:
+    comps = [_node_component()]
     modules = _js_dir() / "node_modules" / "@tensorflow"
     pkgs = []
     if modules.is_dir():
@@ -138,16 +164,7 @@ def _components() -> list[Component]:
     comps.append(Component("edgetpu_compiler", etc is not None,
                            _run_version([etc, "--version"]) if etc else "not found",
                            "" if etc else "Coral's edgetpu-compiler package (x86-64 Debian/Ubuntu)"))
-    lib = ctypes.util.find_library("edgetpu")
-    comps.append(Component("libedgetpu", lib is not None, lib or "not found",
-                           "" if lib else "Coral's libedgetpu1-std package and an Edge TPU device"))
-    gpu = [p for p in ("/dev/nvidia0", "/dev/dri/renderD128") if Path(p).exists()]
-    smi = shutil.which("nvidia-smi")
-    detail = ", ".join(gpu) if gpu else "no GPU device node"
-    if smi:
-        detail += "; " + _run_version([smi, "--query-gpu=name,driver_version", "--format=csv,noheader"])
-    comps.append(Component("GPU", bool(gpu), detail, "" if gpu else "validation falls back to CPU"))
-    return comps
+    return comps + _accelerator_components()
 
 
 def run_doctor() -> DoctorReport:

@@ -43,12 +43,9 @@ class ConversionError(EdgekitError):
     """A converter failed on a model that was otherwise valid input."""
 
 
-class ParityError(EdgekitError):
-    """An artifact does not compute what the source model computed."""
-
-
-class DeviceError(EdgekitError):
-    """A device could not be reached or could not run the artifact."""
+class RuntimeUnavailable(EdgekitError):
+    """Found out in a worker: the accelerator or library a runtime needs is not there (no GPU behind the
+    library, no Edge TPU attached). Its report row is ``unavailable``, not ``error``."""
 
 
 class MissingDependency(EdgekitError):

@@ -61,12 +61,13 @@ def run_saved_model(folder: Path, m: Manifest, art: Artifact, inputs: dict[str, 
 
 def run_tfjs(folder: Path, m: Manifest, art: Artifact, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """TF.js in Node (wasm backend), through the project's runner; feeds/fetches by the recorded io_names."""
+    from edgekit.runtimes import tfjs_node
     from edgekit.runtimes.tfjs_node import TfjsNodeRunner
     from tests.helpers import require
 
     runner = TfjsNodeRunner()
-    ok, reason = runner.available()
-    require(ok, f"TF.js in Node: {reason}")
+    reason = tfjs_node.unavailable_reason()
+    require(reason is None, f"TF.js in Node: {reason}")
     res = runner.run(folder / art.path, {t: inputs[s.name] for s, t in zip(m.inputs, art.io_names["inputs"],
                                                                             strict=True)},
                      art.io_names["inputs"], art.io_names["outputs"], backend="wasm", runs=1, warmup=0,

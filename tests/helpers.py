@@ -96,3 +96,22 @@ def fake_converted_folder(root, *, labels=None, artifacts=None, classes: int = 3
            "artifacts": artifacts}
     (root / manifest.MANIFEST_NAME).write_text(json.dumps(doc), encoding="utf-8")
     return root
+
+
+def job_for(tmp_path, runtime: str, fmt: str, artifact_path, feeds: dict, outputs: list[str], **kw):
+    """A Job for one runner test: ``feeds`` (signature name -> [N, ...] array) written to an npz next to it.
+    ``kw``: Artifact fields (io_names, requires_state_reset, ...) and ``bench`` / ``threads`` / ``options``."""
+    import numpy as np
+
+    from edgekit.manifest import Artifact
+    from edgekit.protocol import BenchSettings, Job
+
+    job_kw = {k: kw.pop(k) for k in ("bench", "threads", "options") if k in kw}
+    job_kw.setdefault("bench", BenchSettings(runs=3, warmup=1, min_time=0.0, max_time=5.0, warmup_min_time=0.0))
+    np.savez(tmp_path / "feeds.npz", **feeds)
+    art = Artifact(id=f"{fmt}-test", format=fmt, variant="float32", path=str(artifact_path), **kw)
+    spec = [{"name": n, "shape": [None, *a.shape[1:]], "dtype": str(a.dtype)} for n, a in feeds.items()]
+    return Job(runtime=runtime, artifact=art.to_dict(), artifact_path=str(artifact_path), inputs=spec,
+               outputs=[{"name": n, "shape": [None], "dtype": "float32"} for n in outputs],
+               feeds_path=str(tmp_path / "feeds.npz"), outputs_path=str(tmp_path / "outputs.npz"),
+               result_path=str(tmp_path / "result.json"), **job_kw)

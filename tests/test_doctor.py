@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
 from typer.testing import CliRunner
 
 from edgekit import doctor
@@ -22,7 +23,48 @@ def test_installed_versions_match_the_known_good_set():
     # make setup installs exactly the pins; anything else here means the environment drifted.
     for name in ("tensorflow", "keras", "tensorflowjs", "tf2onnx", "onnxruntime", "ai-edge-litert", "numpy"):
         assert states[name] == "ok", (name, states[name])
-    assert states["tflite-runtime"] in ("ok", "differs", "not installed (optional)")
+    # The optional legacy runtime: exactly the state its installed version implies (this line once accepted all).
+    installed, pin = doctor._version("tflite-runtime"), doctor.known_good().get("tflite-runtime")
+    want = "not installed (optional)" if installed is None else ("ok" if installed == pin or pin is None else "differs")
+    assert states["tflite-runtime"] == want
+
+
+@pytest.mark.parametrize("name, installed, pin, state", [
+    ("tflite-runtime", None, "2.14.0", "not installed (optional)"),
+    ("tensorflow", None, "2.19.0", "missing"),
+    ("tensorflow", "2.19.0", "2.19.0", "ok"),
+    ("tensorflow", "2.20.0", "2.19.0", "differs"),
+    ("typer", "0.12.0", None, "ok"),  # unpinned: any version is fine
+])
+def test_package_state_is_decided_by_version_and_pin(name, installed, pin, state):
+    assert doctor.PackageStatus(name, "", installed, pin).state == state
+
+
+def test_accelerators_come_from_the_registry_checks(monkeypatch, tmp_path):
+    from edgekit.runtimes import hardware
+
+    monkeypatch.setattr(hardware, "gpu_nodes", lambda: [])
+    monkeypatch.setattr(hardware.sys, "platform", "linux")
+    monkeypatch.setattr(hardware, "find_edgetpu_library", lambda: None)
+    monkeypatch.setattr(doctor.shutil, "which", lambda tool: None)
+    comps = {c.name: c for c in doctor.run_doctor().components}
+    assert not comps["GPU"].present and "no GPU on this machine" in comps["GPU"].hint
+    assert "falls back" not in comps["GPU"].hint  # a GPU row is never measured on the CPU
+    assert not comps["libedgetpu"].present and "libedgetpu1-std" in comps["libedgetpu"].hint
+    assert comps["GPU"].detail == "no GPU device node" and comps["libedgetpu"].detail == "not found"
+
+    monkeypatch.setattr(hardware, "gpu_nodes", lambda: ["/dev/nvidia0"])
+    monkeypatch.setattr(hardware, "find_edgetpu_library", lambda: "/usr/lib/libedgetpu.so.1")
+    comps = {c.name: c for c in doctor.run_doctor().components}
+    assert comps["GPU"].present and comps["GPU"].hint == "" and comps["GPU"].detail == "/dev/nvidia0"
+    assert comps["libedgetpu"].present and comps["libedgetpu"].detail == "/usr/lib/libedgetpu.so.1"
+
+
+def test_node_is_found_where_tfjs_in_node_looks(monkeypatch, tmp_path):
+    monkeypatch.setenv("EDGEKIT_NODE", str(tmp_path / "no-node"))
+    comps = {c.name: c for c in doctor.run_doctor().components}
+    assert not comps["node"].present and comps["node"].detail == "not found"
+    assert "EDGEKIT_NODE=" in comps["node"].hint and "make setup-js" in comps["node"].hint
 
 
 def test_a_drifted_version_is_flagged(monkeypatch):

@@ -12,9 +12,7 @@
 from __future__ import annotations
 
 from edgekit.devices.base import Device, JobOutcome
-from edgekit.devices.profiles import Profile, builtin_names, resolve
-
-DEVICES = tuple(builtin_names())
+from edgekit.devices.profiles import Profile, resolve
 
 
 def get_device(spec: str, accept_new_host_key: bool = False, delegate: str | None = None) -> Device:
@@ -46,4 +44,4 @@ def _make(spec: str, profile: Profile, accept_new_host_key: bool, delegate: str 
     return (GPUDevice if profile.kind == "gpu" else EdgeTPUDevice)(profile, delegate=delegate)
 
 
-__all__ = ["DEVICES", "Device", "JobOutcome", "get_device"]
+__all__ = ["Device", "JobOutcome", "get_device"]

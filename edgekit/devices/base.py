@@ -1,4 +1,7 @@
-"""The Device seam: run a job somewhere, return what came back (or why nothing did)."""
+"""The Device seam: run a job somewhere, return what came back (or why nothing did).
+
+A device kind says only *where* jobs run; which runtimes run which formats there is the registry's
+(``edgekit.runtimes.REGISTRY``, keyed by :attr:`Device.kind`)."""
 
 from __future__ import annotations
 
@@ -34,14 +37,22 @@ class Device(ABC):
     def runtimes(self, fmt: str) -> list[str] | None:
         """Runtimes that execute ``fmt`` here ([] when none exists); None when this device never runs the
         format (an SSH board runs TFLite only), so it gets no rows for it instead of noise."""
-        from edgekit.runtimes import FORMAT_RUNTIMES
+        from edgekit.runtimes import runtimes_for
 
-        return list(FORMAT_RUNTIMES.get(fmt, []))
+        return runtimes_for(fmt, self.kind)
+
+    def runner_options(self) -> dict[str, Any]:
+        """Options this device adds to every job's runner (an accelerator, a delegate library)."""
+        return {}
 
     def unavailable_reason(self, runtime: str) -> str | None:
-        """None when ``runtime`` can run on this device, else why not (checked before any job starts).
-        Whether the runtime library is installed on this machine is checked by validate for local devices."""
-        return None
+        """None when ``runtime`` can run on this device, else why not (checked before any job starts): the
+        registry's checks for this device kind. A board (``local`` False) answers for itself when probed."""
+        if not self.local:
+            return None
+        from edgekit.runtimes import unavailable_reason
+
+        return unavailable_reason(runtime, self.kind, self.runner_options())
 
     def preflight(self, artifact: Any) -> list[str]:
         """Warnings about ``artifact`` on this device, known before anything is copied or run."""

@@ -26,19 +26,13 @@ def _signal_name(rc: int) -> str:
 class LocalCPU(Device):
     name = "cpu"
     kind = "local"
-    # The module run as ``python -m MODULE JOB.json``; accelerator devices use their own worker.
-    worker_module = "edgekit.runtimes.worker"
-
-    def runtimes(self, fmt: str) -> list[str] | None:
-        # A compiled Edge TPU model is a custom op only libedgetpu runs: it belongs to --device edgetpu.
-        return None if fmt == "edgetpu" else super().runtimes(fmt)
-
     def describe(self) -> dict[str, Any]:
         from edgekit.bench import fingerprint
 
         return {"name": self.name, "kind": self.kind, "environment": fingerprint()}
 
     def run(self, job: Job, timeout_s: float) -> JobOutcome:
+        job.options = {**job.options, **self.runner_options()}
         job_path = Path(job.result_path).with_suffix(".job.json")
         job_path.write_text(job.to_json(), encoding="utf-8")
         env = dict(os.environ)
@@ -48,7 +42,7 @@ class LocalCPU(Device):
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         for var in _THREAD_VARS:  # keep helper thread pools at the thread count being measured
             env[var] = str(job.threads)
-        cmd = [sys.executable, "-m", self.worker_module, str(job_path)]
+        cmd = [sys.executable, "-m", "edgekit.runtimes.worker", str(job_path)]
         t0 = time.perf_counter()
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env, check=False)
@@ -64,7 +58,9 @@ class LocalCPU(Device):
         if result is None:
             last = tail[-1] if tail else "no output"
             return JobOutcome(None, f"the {job.runtime} worker exited with {proc.returncode}: {last}", wall, tail)
-        return JobOutcome(result, None if result.ok else result.error, wall, tail)
+        if result.ok:
+            return JobOutcome(result, None, wall, tail)
+        return JobOutcome(result, result.error, wall, tail, status=result.status)
 
 
 def _tail(text: str | bytes | None, n: int = 20) -> list[str]:

@@ -23,16 +23,15 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from edgekit.device_runner.runner import MARKER, RESERVED
 from edgekit.devices.base import Device, JobOutcome
 from edgekit.devices.profiles import Profile
 from edgekit.protocol import Job, JobResult
 
 RUNNER_PATH = Path(__file__).resolve().parents[1] / "device_runner" / "runner.py"
-MARKER = b"\n--edgekit-device-runner-result--\n"  # the same bytes as runner.MARKER
 # Reads the runner's source (N bytes) from stdin and runs it: the rest of stdin is the job archive.
 BOOTSTRAP = ("import sys;_EDGEKIT_SOURCE=sys.stdin.buffer.read(int(sys.argv[1]));"
              "exec(compile(_EDGEKIT_SOURCE,'edgekit_runner.py','exec'))")
-RESERVED = ("job.json", "feeds.npz", "outputs.npz", "result.json", "edgekit_runner.py")
 
 
 # Op versions that old runtimes reject, measured (not guessed): tflite-runtime 2.14.0 fails on the
@@ -74,10 +73,6 @@ class SSHError(Exception):
 class SSHDevice(Device):
     kind = "ssh"
     local = False
-
-    def runtimes(self, fmt: str) -> list[str] | None:
-        # The device runner runs TFLite only: boards get no rows for SavedModel, TF.js or ONNX.
-        return ["litert"] if fmt == "tflite" else None
 
     def __init__(self, profile: Profile, accept_new_host_key: bool = False):
         self.profile = profile

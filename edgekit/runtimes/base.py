@@ -1,13 +1,16 @@
-"""The Runner interface: how a runtime loads, times and runs one job (the protocol: ``edgekit.protocol``).
+"""The runner contract, in the spirit of Polygraphy's BaseRunner: public methods check, ``_impl`` methods work.
 
-In-process runtimes (LiteRT, ONNX Runtime, TensorFlow) subclass :class:`Runner` and implement
-``open`` / ``infer`` / ``stage`` / ``invoke`` / ``close``; the default :meth:`Runner.run_job` does the
-rest. Out-of-process runtimes (TF.js in Node) override :meth:`Runner.run_job` instead: start their
-own process with the same job, let it time its own loop with :func:`edgekit.bench.run_loop`'s rule,
-and translate what it writes into the job's outputs file and a :class:`JobResult`.
+- :class:`InProcessRunner` (LiteRT, ONNX Runtime, TensorFlow): the model lives in the worker process.
+  Subclasses implement ``_open_impl`` / ``_stage_impl`` / ``_invoke_impl`` / ``_infer_impl`` (and optionally
+  ``_close_impl``); the public ``open`` / ``stage`` / ``invoke`` / ``infer`` / ``close`` check the runner's state
+  and call them, and :meth:`InProcessRunner.run_job` times them by :func:`edgekit.bench.run_loop`'s rule.
+- :class:`OutOfProcessRunner` (TF.js in Node, the browser): the model runs in a process of its own that times
+  its own loop by the same rule; the subclass implements :meth:`Runner.run_job` and nothing else.
 
-Runner modules must not import their framework at module level: the parent imports the module to
-ask whether it is available, and ``validate`` must not pay for (or require) TensorFlow.
+The job protocol (what a job and its result hold) is ``edgekit.protocol``; which runner serves a runtime on a
+device kind is ``edgekit.runtimes.REGISTRY``. Runner modules must not import their framework at module level:
+the parent imports the module to check availability, and ``validate`` must not pay for (or require)
+TensorFlow.
 """
 
 from __future__ import annotations
@@ -15,32 +18,21 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
 from edgekit.bench import peak_rss_mb, run_loop, summarize, thin
-from edgekit.errors import InputError
+from edgekit.errors import EdgekitError, InputError
 from edgekit.protocol import Job, JobResult, load_npz
-
-# ---------------------------------------------------------------------------------------------------------
-# The runner interface
 
 
 class Runner(ABC):
-    """One runtime. In-process runners implement the five abstract methods; see the module docstring."""
-
-    runtime: ClassVar[str] = ""
-    # What to tell the user when the runtime is missing.
-    install_hint: ClassVar[str] = ""
+    """One runtime, built by the registry with its fixed options (merged with the device's and the job's)."""
 
     def __init__(self, options: dict[str, Any] | None = None):
         self.options = dict(options or {})
-
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        """None when the runtime can run here; otherwise the reason with the install hint. Must be cheap."""
-        return None
+        self.notes: list[str] = []  # what the runner found out while running (a fallback, a delegate)
 
     @classmethod
     def versions(cls) -> dict[str, str]:
@@ -48,28 +40,74 @@ class Runner(ABC):
         return {}
 
     @abstractmethod
+    def run_job(self, job: Job) -> JobResult:
+        """Run ``job``: write ``job.outputs_path`` and return the measurements."""
+
+
+class OutOfProcessRunner(Runner):
+    """A runtime in its own process (Node, a browser): :meth:`run_job` starts it and translates its answer."""
+
+
+class InProcessRunner(Runner):
+    """A runtime loaded into this process. Public methods check the state; subclasses implement the ``_impl``s."""
+
+    _state = "closed"  # closed -> open -> staged (stage/infer) -> closed
+
     def open(self, job: Job) -> None:
         """Load the artifact with ``job.threads`` threads, ready to infer."""
+        if self._state != "closed":
+            raise EdgekitError(f"{type(self).__name__}.open(): already open; close() it first")
+        self._open_impl(job)
+        self._state = "open"
 
-    @abstractmethod
-    def infer(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Run one sample (arrays with a leading batch of 1, keyed by signature input names, in the
-        artifact's dtype) and return outputs keyed by signature output names."""
-
-    @abstractmethod
     def stage(self, feeds: dict[str, np.ndarray]) -> None:
         """Put one sample into the runtime so that :meth:`invoke` can be timed alone."""
+        self._require("stage", "open", "staged")
+        self._stage_impl(feeds)
+        self._state = "staged"
 
-    @abstractmethod
     def invoke(self) -> None:
         """Run the staged sample: the only thing the latency loop times."""
+        self._require("invoke", "staged")
+        self._invoke_impl()
 
-    def close(self) -> None:  # noqa: B027 - optional hook: most runtimes free on garbage collection
-        """Release the model."""
+    def infer(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run one sample (arrays with a leading batch of 1, keyed by signature input names, in the artifact's
+        dtype) and return outputs keyed by signature output names."""
+        self._require("infer", "open", "staged")
+        out = self._infer_impl(feeds)
+        self._state = "staged"  # an infer stages its sample too
+        return out
+
+    def close(self) -> None:
+        """Release the model (closing a closed runner does nothing)."""
+        if self._state != "closed":
+            self._close_impl()
+            self._state = "closed"
 
     def run_job(self, job: Job) -> JobResult:
         """Load, time, then run every golden sample; write outputs and return the result."""
         return run_in_process(self, job)
+
+    def _require(self, what: str, *states: str) -> None:
+        if self._state not in states:
+            need = "open() a job" if self._state == "closed" else "stage() a sample"
+            raise EdgekitError(f"{type(self).__name__}.{what}(): {need} first (the runner is {self._state})")
+
+    @abstractmethod
+    def _open_impl(self, job: Job) -> None: ...
+
+    @abstractmethod
+    def _stage_impl(self, feeds: dict[str, np.ndarray]) -> None: ...
+
+    @abstractmethod
+    def _invoke_impl(self) -> None: ...
+
+    @abstractmethod
+    def _infer_impl(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
+
+    def _close_impl(self) -> None:  # noqa: B027 - optional hook: most runtimes free on garbage collection
+        pass
 
 
 @dataclass
@@ -114,9 +152,26 @@ def _sample(feeds: dict[str, np.ndarray], i: int) -> dict[str, np.ndarray]:
     return {k: np.ascontiguousarray(v[i : i + 1]) for k, v in feeds.items()}
 
 
-def run_in_process(runner: Runner, job: Job) -> JobResult:
-    """The default :meth:`Runner.run_job`: load, first inference, warm-up, timed loop, golden pass."""
+def _timed(runner: InProcessRunner, res: JobResult, job: Job, first: dict[str, np.ndarray]) -> None:
+    """First inference, warm-up and the steady-state loop on one staged sample."""
     s = job.bench
+    runner.stage(first)
+    t0 = time.perf_counter()
+    runner.invoke()  # checks the state; the loops then call the implementation alone (no check timed)
+    res.first_ms = (time.perf_counter() - t0) * 1e3
+    invoke = runner._invoke_impl
+    wtimes, welapsed = run_loop(invoke, s.warmup, s.warmup_min_time, s.max_time) if (
+        s.warmup > 0 or s.warmup_min_time > 0
+    ) else ([], 0.0)
+    res.warmup = {"count": len(wtimes), "mean_ms": float(np.mean(wtimes)) if wtimes else None,
+                  "elapsed_s": welapsed}
+    times, _ = run_loop(invoke, s.runs, s.min_time, s.max_time)
+    res.latency = summarize(times)
+    res.samples_ms = thin(times)
+
+
+def run_in_process(runner: InProcessRunner, job: Job) -> JobResult:
+    """:meth:`InProcessRunner.run_job`: load, first inference, warm-up, timed loop, golden pass."""
     res = JobResult(runtime=job.runtime, threads=job.threads, versions=runner.versions())
     feeds = load_npz(job.feeds_path)
     n = min(len(v) for v in feeds.values()) if feeds else 0
@@ -126,19 +181,7 @@ def run_in_process(runner: Runner, job: Job) -> JobResult:
     res.load_ms = (time.perf_counter() - t0) * 1e3
     try:
         # Time the runtime on the first golden sample; staged once, outside the loop.
-        runner.stage(_sample(feeds, 0))
-        t0 = time.perf_counter()
-        runner.invoke()
-        res.first_ms = (time.perf_counter() - t0) * 1e3
-        wtimes, welapsed = run_loop(runner.invoke, s.warmup, s.warmup_min_time, s.max_time) if (
-            s.warmup > 0 or s.warmup_min_time > 0
-        ) else ([], 0.0)
-        res.warmup = {"count": len(wtimes), "mean_ms": float(np.mean(wtimes)) if wtimes else None,
-                      "elapsed_s": welapsed}
-        times, _ = run_loop(runner.invoke, s.runs, s.min_time, s.max_time)
-        res.latency = summarize(times)
-        res.samples_ms = thin(times)
-
+        _timed(runner, res, job, _sample(feeds, 0))
         # Parity pass: every golden sample through the full infer() path (copies included).
         collected: dict[str, list[np.ndarray]] = {}
         infer_times: list[float] = []
@@ -154,4 +197,5 @@ def run_in_process(runner: Runner, job: Job) -> JobResult:
     finally:
         runner.close()
     res.peak_rss_mb = peak_rss_mb()
+    res.notes += runner.notes
     return res

@@ -1,6 +1,6 @@
 """TF.js and ONNX models in a real headless Chromium (the page edgekit/web/static/harness.js).
 
-Runtimes (see ``edgekit.runtimes.RUNTIMES``):
+Runtimes (the registry ``edgekit.runtimes.REGISTRY`` gives each its fixed ``engine`` and ``backend`` options):
 
 - ``tfjs-browser-wasm``: TF.js with its wasm backend, what most web apps ship;
 - ``tfjs-browser-gpu``: TF.js on the best GPU backend this browser offers, WebGPU first, else WebGL;
@@ -16,14 +16,15 @@ system Chromium, runs the page, and stops both. Latency is measured inside the p
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
 from edgekit.errors import EdgekitError
 from edgekit.protocol import Job, JobResult
-from edgekit.runtimes.base import Runner, paired_io
+from edgekit.runtimes.base import OutOfProcessRunner, paired_io
 
 ENGINES = ("tfjs", "onnx")
 TFJS_BACKENDS = ("wasm", "webgl", "webgpu", "gpu")  # gpu: webgpu when offered, else webgl
@@ -37,11 +38,39 @@ def _vendor_groups(engine: str, backend: str) -> tuple[str, ...]:
     return ("tfjs", "tfjs-webgl", "tfjs-webgpu")
 
 
-class BrowserRunner(Runner):
-    """``options``: ``engine`` (tfjs or onnx) and ``backend`` (tfjs: wasm, webgl, webgpu or gpu)."""
+def pick_backend(backend: str, caps: dict[str, Any]) -> str | None:
+    """The TF.js backend to run: the requested one, or for ``gpu`` WebGPU first, then WebGL."""
+    if backend in ("wasm",):
+        return "wasm"
+    offered = [b for b in ("webgpu", "webgl") if caps.get(b)]
+    if backend == "gpu":
+        return offered[0] if offered else None
+    return backend if backend in offered else None
 
-    runtime = "browser"
-    install_hint: ClassVar[str] = "install chromium (make setup-system) and Playwright (pip install playwright)"
+
+def unavailable_reason(options: Mapping[str, Any] | None = None) -> str | None:
+    """The registry's availability check for ``options`` (engine, backend); GPU backends ask the browser."""
+    from edgekit.web import browser
+
+    options = options or {}
+    engine, backend = str(options.get("engine", "tfjs")), str(options.get("backend", "wasm"))
+    if engine not in ENGINES or (engine == "tfjs" and backend not in TFJS_BACKENDS):
+        return f"unknown browser runtime options {dict(options)}"
+    reason = browser.unavailable_reason(*_vendor_groups(engine, backend))
+    if reason or engine == "onnx" or backend == "wasm":
+        return reason
+    caps = browser.capabilities()
+    if caps.get("error"):
+        return caps["error"]
+    if pick_backend(backend, caps) is None:
+        want = "WebGPU or WebGL" if backend == "gpu" else backend
+        return (f"this Chromium offers no {want} (webgl: {caps.get('webgl')}, webgpu adapter: "
+                f"{caps.get('webgpu')}); EDGEKIT_CHROMIUM_FLAGS can pass flags that enable it")
+    return None
+
+
+class BrowserRunner(OutOfProcessRunner):
+    """``options``: ``engine`` (tfjs or onnx) and ``backend`` (tfjs: wasm, webgl, webgpu or gpu)."""
 
     @property
     def engine(self) -> str:
@@ -51,56 +80,12 @@ class BrowserRunner(Runner):
     def backend(self) -> str:
         return str(self.options.get("backend", "wasm"))
 
-    def unavailable(self) -> str | None:
-        """Why this runner cannot run here (None when it can); GPU backends ask the browser itself."""
-        from edgekit.web import browser
-
-        if self.engine not in ENGINES or (self.engine == "tfjs" and self.backend not in TFJS_BACKENDS):
-            return f"unknown browser runtime options {self.options}"
-        reason = browser.unavailable_reason(*_vendor_groups(self.engine, self.backend))
-        if reason or self.engine == "onnx" or self.backend == "wasm":
-            return reason
-        caps = browser.capabilities()
-        if caps.get("error"):
-            return caps["error"]
-        if self.pick_backend(caps) is None:
-            want = "WebGPU or WebGL" if self.backend == "gpu" else self.backend
-            return (f"this Chromium offers no {want} (webgl: {caps.get('webgl')}, webgpu adapter: "
-                    f"{caps.get('webgpu')}); EDGEKIT_CHROMIUM_FLAGS can pass flags that enable it")
-        return None
-
-    def pick_backend(self, caps: dict[str, Any]) -> str | None:
-        """The TF.js backend to run: the requested one, or for ``gpu`` WebGPU first, then WebGL."""
-        if self.backend in ("wasm",):
-            return "wasm"
-        offered = [b for b in ("webgpu", "webgl") if caps.get(b)]
-        if self.backend == "gpu":
-            return offered[0] if offered else None
-        return self.backend if self.backend in offered else None
-
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        return None  # per-instance: see the registry's subclasses below
-
-    # Runner's in-process methods: the model runs in the browser, so run_job is the entry point.
-    def open(self, job: Job) -> None:
-        raise EdgekitError("browser runners run in Chromium: call run_job()")
-
-    def infer(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        raise EdgekitError("browser runners run in Chromium: call run_job()")
-
-    def stage(self, feeds: dict[str, np.ndarray]) -> None:
-        raise EdgekitError("browser runners run in Chromium: call run_job()")
-
-    def invoke(self) -> None:
-        raise EdgekitError("browser runners run in Chromium: call run_job()")
-
     def run_job(self, job: Job) -> JobResult:
         """Run the job's artifact in Chromium; write its outputs file and return the measurements."""
         from edgekit.bench import summarize
         from edgekit.web import browser, vendor
 
-        reason = self.unavailable()
+        reason = unavailable_reason(self.options)
         if reason:
             raise EdgekitError(reason)
         pio = paired_io(job)
@@ -112,7 +97,8 @@ class BrowserRunner(Runner):
         s = job.bench
         with browser.BrowserSession() as session:
             # The GPU backend is chosen by asking this very browser, not the parent's earlier probe.
-            backend = "wasm" if self.engine == "onnx" or self.backend == "wasm" else self.pick_backend(session.probe())
+            on_wasm = self.engine == "onnx" or self.backend == "wasm"
+            backend = "wasm" if on_wasm else pick_backend(self.backend, session.probe())
             if backend is None:
                 raise EdgekitError(f"this Chromium offers no {self.backend} backend")
             r = session.run_harness(self.engine, backend, model,
@@ -138,31 +124,3 @@ class BrowserRunner(Runner):
             warmup=r["warmup"], latency=summarize(times), samples_ms=times, infer_ms=r.get("infer_ms"),
             peak_rss_mb=r.get("peak_rss_mb"), notes=notes,
         )
-
-
-class _Fixed(BrowserRunner):
-    """A registry entry: a BrowserRunner whose availability the parent can ask without options."""
-
-    fixed: ClassVar[dict[str, str]] = {}
-
-    def __init__(self, options: dict[str, Any] | None = None):
-        super().__init__({**self.fixed, **(options or {})})
-
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        return cls().unavailable()
-
-
-class TfjsBrowserWasm(_Fixed):
-    runtime = "tfjs-browser-wasm"
-    fixed = {"engine": "tfjs", "backend": "wasm"}
-
-
-class TfjsBrowserGpu(_Fixed):
-    runtime = "tfjs-browser-gpu"
-    fixed = {"engine": "tfjs", "backend": "gpu"}
-
-
-class OnnxWeb(_Fixed):
-    runtime = "onnx-web"
-    fixed = {"engine": "onnx", "backend": "wasm"}

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from edgekit.errors import InputError
 from edgekit.protocol import Job
-from edgekit.runtimes.base import Runner, paired_names
+from edgekit.runtimes.base import InProcessRunner, paired_names
 
 
 def _interpreter_class() -> Any:
@@ -21,15 +22,14 @@ def _interpreter_class() -> Any:
     return Interpreter
 
 
-class LiteRTRunner(Runner):
-    runtime = "litert"
-    install_hint = "pip install ai-edge-litert (or tflite-runtime on older boards)"
+def unavailable_reason(options: Mapping[str, Any] | None = None) -> str | None:
+    """The registry's availability check: the LiteRT package (or the older tflite-runtime) is importable."""
+    if importlib.util.find_spec("ai_edge_litert") or importlib.util.find_spec("tflite_runtime"):
+        return None
+    return "LiteRT is not installed: pip install ai-edge-litert (or tflite-runtime on older boards)"
 
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        if importlib.util.find_spec("ai_edge_litert") or importlib.util.find_spec("tflite_runtime"):
-            return None
-        return f"LiteRT is not installed: {cls.install_hint}"
+
+class LiteRTRunner(InProcessRunner):
 
     @classmethod
     def versions(cls) -> dict[str, str]:
@@ -43,10 +43,10 @@ class LiteRTRunner(Runner):
         return {}
 
     def _make_interpreter(self, job: Job) -> Any:
-        """The Interpreter; devices with a delegate library (edgekit.devices.accel) override this one step."""
+        """The Interpreter; runners with a delegate library (edgekit.runtimes.litert_accel) override this step."""
         return _interpreter_class()(model_path=job.artifact_path, num_threads=job.threads)
 
-    def open(self, job: Job) -> None:
+    def _open_impl(self, job: Job) -> None:
         interp = self._make_interpreter(job)
         interp.allocate_tensors()
         self._interp = interp
@@ -79,21 +79,21 @@ class LiteRTRunner(Runner):
         details = {d["index"]: d for d in interp.get_input_details()}
         self._in_dtype = {n: details[i]["dtype"] for n, i in self._in.items()}
 
-    def stage(self, feeds: dict[str, np.ndarray]) -> None:
+    def _stage_impl(self, feeds: dict[str, np.ndarray]) -> None:
         for name, index in self._in.items():
             self._interp.set_tensor(index, feeds[name].astype(self._in_dtype[name], copy=False))
 
-    def invoke(self) -> None:
+    def _invoke_impl(self) -> None:
         if self._reset:
             # Timed on purpose: an app must reset the fused LSTM's state before every inference too.
             self._interp.reset_all_variables()
         self._interp.invoke()
 
-    def infer(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        self.stage(feeds)
-        self.invoke()
+    def _infer_impl(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        self._stage_impl(feeds)
+        self._invoke_impl()
         # get_tensor copies, so nothing keeps a view into the interpreter's buffers.
         return {name: self._interp.get_tensor(index) for name, index in self._out.items()}
 
-    def close(self) -> None:
+    def _close_impl(self) -> None:
         self._interp = None

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
-from edgekit.errors import InputError
+from edgekit.errors import InputError, RuntimeUnavailable
 from edgekit.protocol import Job
-from edgekit.runtimes.base import Runner
+from edgekit.runtimes.base import InProcessRunner
 
 
-class OnnxRuntimeRunner(Runner):
-    runtime = "onnxruntime"
-    install_hint = "pip install onnxruntime"
+def unavailable_reason(options: Mapping[str, Any] | None = None) -> str | None:
+    """The registry's availability check: the onnxruntime package is importable."""
+    return None if importlib.util.find_spec("onnxruntime") else "ONNX Runtime is not installed: pip install onnxruntime"
 
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        if importlib.util.find_spec("onnxruntime"):
-            return None
-        return f"ONNX Runtime is not installed: {cls.install_hint}"
+
+class OnnxRuntimeRunner(InProcessRunner):
+    """``options["providers"]``: the execution providers in order (default: the CPU's)."""
 
     @classmethod
     def versions(cls) -> dict[str, str]:
@@ -27,7 +27,7 @@ class OnnxRuntimeRunner(Runner):
 
         return {"onnxruntime": ort.__version__}
 
-    def open(self, job: Job) -> None:
+    def _open_impl(self, job: Job) -> None:
         import onnxruntime as ort
 
         so = ort.SessionOptions()
@@ -65,15 +65,30 @@ class OnnxRuntimeRunner(Runner):
             out[own] = x
         return out
 
-    def stage(self, feeds: dict[str, np.ndarray]) -> None:
+    def _stage_impl(self, feeds: dict[str, np.ndarray]) -> None:
         self._staged = self._feed(feeds)
 
-    def invoke(self) -> None:
+    def _invoke_impl(self) -> None:
         self._sess.run(self._out_names, self._staged)
 
-    def infer(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def _infer_impl(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         res = self._sess.run(self._out_names, self._feed(feeds))
         return dict(zip(self._sig_out, res, strict=True))
 
-    def close(self) -> None:
+    def _close_impl(self) -> None:
         self._sess = None
+
+
+class OnnxRuntimeCudaRunner(OnnxRuntimeRunner):
+    """ONNX Runtime with the CUDA execution provider first (the registry's ``gpu`` placement gives the list)."""
+
+    def _open_impl(self, job: Job) -> None:
+        import onnxruntime as ort
+
+        available = ort.get_available_providers()
+        if "CUDAExecutionProvider" not in available:
+            raise RuntimeUnavailable("ONNX Runtime has no CUDA provider here (install onnxruntime-gpu and the "
+                                     f"CUDA/cuDNN libraries it needs); available: {', '.join(available)}")
+        super()._open_impl(job)
+        # Providers that registered: CUDA missing here means the session fell back to the CPU.
+        self.notes = [f"ONNX Runtime providers in use: {', '.join(self._sess.get_providers())}"]

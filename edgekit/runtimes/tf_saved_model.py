@@ -5,23 +5,25 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
-from edgekit.errors import InputError
+from edgekit.errors import InputError, RuntimeUnavailable
 from edgekit.protocol import Job
-from edgekit.runtimes.base import Runner
+from edgekit.runtimes.base import InProcessRunner
 
 
-class SavedModelRunner(Runner):
-    runtime = "tensorflow"
-    install_hint = "pip install tensorflow (or pip install 'edgekit[convert]')"
+def unavailable_reason(options: Mapping[str, Any] | None = None) -> str | None:
+    """The registry's availability check: the tensorflow package is importable (not imported)."""
+    if importlib.util.find_spec("tensorflow"):
+        return None
+    return "TensorFlow is not installed: pip install tensorflow (or pip install 'edgekit[convert]')"
 
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        if importlib.util.find_spec("tensorflow"):
-            return None
-        return f"TensorFlow is not installed: {cls.install_hint}"
+
+class SavedModelRunner(InProcessRunner):
+    """``options["signature"]``: the signature to run (default ``serving_default``)."""
 
     @classmethod
     def versions(cls) -> dict[str, str]:
@@ -29,7 +31,7 @@ class SavedModelRunner(Runner):
 
         return {"tensorflow": tf.__version__}
 
-    def open(self, job: Job) -> None:
+    def _open_impl(self, job: Job) -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import tensorflow as tf
 
@@ -55,18 +57,34 @@ class SavedModelRunner(Runner):
     def _feed(self, feeds: dict[str, np.ndarray]) -> dict:
         return {n: self._tf.constant(feeds[n], dtype=self._in_dtypes[n]) for n in self._in_names}
 
-    def stage(self, feeds: dict[str, np.ndarray]) -> None:
+    def _stage_impl(self, feeds: dict[str, np.ndarray]) -> None:
         self._staged = self._feed(feeds)
 
-    def invoke(self) -> None:
+    def _invoke_impl(self) -> None:
         self._fn(**self._staged)
 
-    def infer(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def _infer_impl(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         out = self._fn(**self._feed(feeds))
         missing = [n for n in self._out_names if n not in out]
         if missing:
             raise InputError(f"the SavedModel returned outputs {list(out)}; the manifest expects {missing}")
         return {n: out[n].numpy() for n in self._out_names}
 
-    def close(self) -> None:
+    def _close_impl(self) -> None:
         self._model = self._fn = None
+
+
+class SavedModelGpuRunner(SavedModelRunner):
+    """The SavedModel placed on ``/GPU:0``; a TensorFlow that sees no GPU is unavailable, never a CPU run."""
+
+    def _open_impl(self, job: Job) -> None:
+        import tensorflow as tf
+
+        if not tf.config.list_physical_devices("GPU"):
+            raise RuntimeUnavailable("TensorFlow sees no GPU (pip install 'tensorflow[and-cuda]' and a CUDA driver)")
+        with tf.device("/GPU:0"):
+            super()._open_impl(job)
+
+    def _invoke_impl(self) -> None:
+        with self._tf.device("/GPU:0"):
+            super()._invoke_impl()

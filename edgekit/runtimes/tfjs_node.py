@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ import numpy as np
 
 from edgekit.errors import EdgekitError, InputError
 from edgekit.protocol import Job, JobResult, default_timeout
-from edgekit.runtimes.base import Runner, paired_io
+from edgekit.runtimes.base import OutOfProcessRunner, paired_io
 
 JS_DIR = Path(__file__).resolve().parent.parent / "js"
 RUNNER_JS = JS_DIR / "runner.js"
@@ -60,27 +61,35 @@ def _missing_packages() -> list[str]:
     return [p for p in REQUIRED_PACKAGES if not (scope / p / "package.json").is_file()]
 
 
-def available() -> tuple[bool, str]:
-    """(True, node version) when TF.js in Node can run here, else (False, reason with the install hint)."""
+def node_unavailable_reason() -> str | None:
+    """None when a Node.js >= MIN_NODE_MAJOR is there ($EDGEKIT_NODE, else PATH), else why not with the hint."""
     node = node_binary()
     if node is None:
         where = f"EDGEKIT_NODE={os.environ['EDGEKIT_NODE']}" if os.environ.get("EDGEKIT_NODE") else "PATH"
-        return False, f"Node.js was not found on {where}: {INSTALL_HINT}"
+        return f"Node.js was not found on {where}: {INSTALL_HINT}"
     version = _node_version(node)
     if version is None:
-        return False, f"{node} --version failed: {INSTALL_HINT}"
+        return f"{node} --version failed: {INSTALL_HINT}"
     try:
         major = int(version.split(".")[0])
     except ValueError:
         major = 0
     if major < MIN_NODE_MAJOR:
-        return False, f"Node.js {version} at {node} is too old: {INSTALL_HINT}"
+        return f"Node.js {version} at {node} is too old: {INSTALL_HINT}"
+    return None
+
+
+def unavailable_reason(options: Mapping[str, Any] | None = None) -> str | None:
+    """The registry's availability check: None when TF.js in Node can run here, else why not with the hint."""
+    reason = node_unavailable_reason()
+    if reason:
+        return reason
     missing = _missing_packages()
     if missing:
-        return False, f"TF.js packages missing from {JS_DIR / 'node_modules'} ({', '.join(missing)}): {INSTALL_HINT}"
+        return f"TF.js packages missing from {JS_DIR / 'node_modules'} ({', '.join(missing)}): {INSTALL_HINT}"
     if not RUNNER_JS.is_file():
-        return False, f"{RUNNER_JS} is missing: reinstall edgekit"
-    return True, f"node {version}"
+        return f"{RUNNER_JS} is missing: reinstall edgekit"
+    return None
 
 
 @dataclass
@@ -143,20 +152,8 @@ def _runner_error(proc: subprocess.CompletedProcess[str], backend: str) -> Edgek
     return cls(f"TF.js ({backend}) in Node: {message}")
 
 
-class TfjsNodeRunner(Runner):
+class TfjsNodeRunner(OutOfProcessRunner):
     """TF.js in Node.js; ``options["backend"]`` is ``wasm`` (default) or ``cpu``."""
-
-    runtime = "tfjs-node"
-    install_hint = INSTALL_HINT
-
-    @classmethod
-    def available(cls) -> tuple[bool, str]:
-        return available()
-
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        ok, reason = available()
-        return None if ok else reason
 
     @classmethod
     def versions(cls) -> dict[str, str]:
@@ -168,19 +165,6 @@ class TfjsNodeRunner(Runner):
         except (OSError, KeyError, json.JSONDecodeError):
             pass
         return out
-
-    # Runner's in-process methods: TF.js runs in its own Node process, so run_job is the entry point.
-    def open(self, job: Job) -> None:
-        raise EdgekitError("TfjsNodeRunner runs out of process: call run_job() or run()")
-
-    def infer(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        raise EdgekitError("TfjsNodeRunner runs out of process: call run_job() or run()")
-
-    def stage(self, feeds: dict[str, np.ndarray]) -> None:
-        raise EdgekitError("TfjsNodeRunner runs out of process: call run_job() or run()")
-
-    def invoke(self) -> None:
-        raise EdgekitError("TfjsNodeRunner runs out of process: call run_job() or run()")
 
     def run(
         self,
@@ -209,8 +193,8 @@ class TfjsNodeRunner(Runner):
         if threads < 1 or runs < 0 or warmup < 0 or min_time < 0 or max_time <= 0 or timeout <= 0:
             raise InputError(f"bad latency settings. Received: threads={threads}, runs={runs}, warmup={warmup}, "
                              f"min_time={min_time}, max_time={max_time}, timeout={timeout}")
-        ok, reason = available()
-        if not ok:
+        reason = unavailable_reason()
+        if reason:
             raise EdgekitError(f"TF.js in Node is unavailable: {reason}")
         model_dir = Path(model_dir)
         if model_dir.is_file() and model_dir.name == "model.json":
@@ -241,7 +225,7 @@ class TfjsNodeRunner(Runner):
             }
             job_path = work / "job.json"
             job_path.write_text(json.dumps(job), encoding="utf-8")
-            node = node_binary() or "node"  # available() found it a moment ago
+            node = node_binary() or "node"  # unavailable_reason() found it a moment ago
             try:
                 proc = subprocess.run(
                     [node, str(RUNNER_JS), str(job_path)],

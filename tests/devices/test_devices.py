@@ -20,9 +20,10 @@ import pytest
 from edgekit import bench, manifest
 from edgekit.device_runner import runner as device_runner
 from edgekit.devices import get_device
-from edgekit.devices.accel import CompiledModelRunner, find_edgetpu_library, gpu_nodes
 from edgekit.errors import InputError
 from edgekit.protocol import BenchSettings, Job, load_npz
+from edgekit.runtimes.hardware import find_edgetpu_library, gpu_nodes
+from edgekit.runtimes.litert_accel import CompiledModelRunner
 from edgekit.validate import ValidateOptions, validate
 
 FAST = BenchSettings(runs=3, warmup=1, min_time=0.0, max_time=2.0, warmup_min_time=0.0)

@@ -18,7 +18,7 @@ import pytest
 
 from edgekit.errors import EdgekitError, InputError
 from edgekit.protocol import BenchSettings, Job, JobResult
-from edgekit.runtimes import tfjs_node
+from edgekit.runtimes import tfjs_node, unavailable_reason
 from edgekit.runtimes.tfjs_node import TfjsNodeRunner
 from tests import models
 from tests.helpers import require
@@ -139,7 +139,8 @@ def lstm_tfjs(tmp_path_factory) -> Path:
 @pytest.fixture()
 def runner() -> TfjsNodeRunner:
     # Locally a machine without Node skips; with CI=true it fails (the validator must be tested there).
-    require(*TfjsNodeRunner.available())
+    reason = tfjs_node.unavailable_reason()
+    require(reason is None, reason or "")
     return TfjsNodeRunner()
 
 
@@ -300,16 +301,16 @@ def test_timeout_ends_the_runner(runner, two_io):
 
 def test_missing_node_gives_install_hint(monkeypatch, tmp_path):
     monkeypatch.setenv("EDGEKIT_NODE", str(tmp_path / "no-node"))
-    ok, reason = TfjsNodeRunner.available()
-    assert not ok and "make setup-js" in reason
-    assert TfjsNodeRunner.unavailable_reason() == reason
+    reason = tfjs_node.unavailable_reason()
+    assert reason is not None and "make setup-js" in reason
+    assert unavailable_reason("tfjs-wasm") == unavailable_reason("tfjs-cpu") == reason  # the registry's check
 
 
 def test_missing_node_modules_gives_install_hint(monkeypatch, tmp_path):
     require(tfjs_node.node_binary() is not None, "node is not on PATH")
     monkeypatch.setattr(tfjs_node, "JS_DIR", tmp_path)
-    ok, reason = tfjs_node.available()
-    assert not ok and "tfjs-core" in reason and "make setup-js" in reason
+    reason = tfjs_node.unavailable_reason()
+    assert reason is not None and "tfjs-core" in reason and "make setup-js" in reason
 
 
 def test_bad_backend_is_refused():
