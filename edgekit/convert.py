@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
-import json
 import os
 import re
 import shutil
@@ -30,7 +29,7 @@ from edgekit.errors import ConversionError, EdgekitError, InputError, first_line
 from edgekit.formats import TARGETS, Context, Target, parse_formats
 from edgekit.formats.tfjs import QUANTIZE
 from edgekit.formats.tflite import INT8_IO, INT8_WEIGHTS
-from edgekit.schemas import read_labels, read_preprocessing
+from edgekit.schemas import read_labels, read_preprocessing, read_train_record
 from edgekit.train.engine import TRAIN_MARKER
 
 LSTM_STRATEGIES = ("auto", "fused", "unroll", "flex")
@@ -125,11 +124,8 @@ def discover_training_output(model: Path, out: Path | None, opts: ConvertOptions
     marker = folder / TRAIN_MARKER
     if not marker.is_file() or (model.is_dir() and (model / "saved_model.pb").is_file()):
         return model, out
-    try:
-        doc = json.loads(marker.read_text(encoding="utf-8"))
-        files = doc["files"]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as e:
-        raise InputError(f"{marker} is not a readable `edgekit train` record ({e}); re-run edgekit train") from e
+    record = read_train_record(marker)
+    files = record.files
 
     def path(key: str) -> Path | None:
         name = files.get(key)
@@ -142,9 +138,9 @@ def discover_training_output(model: Path, out: Path | None, opts: ConvertOptions
     if opts.golden is None and path("golden"):
         opts.golden = str(path("golden"))
         if opts.golden_samples == ConvertOptions.golden_samples:  # not set: validate on the whole hold-out
-            opts.golden_samples = max(opts.golden_samples, int(doc.get("golden_samples") or 0))
-    if opts.formats == ConvertOptions.formats and isinstance(doc.get("formats"), str):
-        opts.formats = doc["formats"]  # the recipe's export.formats
+            opts.golden_samples = max(opts.golden_samples, record.golden_samples or 0)
+    if opts.formats == ConvertOptions.formats and record.formats is not None:
+        opts.formats = record.formats  # the recipe's export.formats
     if opts.labels is None:
         opts.labels = path("labels")
     if opts.preprocessing is None:

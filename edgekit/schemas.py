@@ -255,6 +255,30 @@ def read_preprocessing(path: Path | None, option: str = "--preprocessing") -> di
     return check_preprocessing(read_json(Path(path), where), where)
 
 
-__all__ = ["COLORS", "HONOURED", "LABELS", "MAX_DEPTH", "RESIZES", "PreprocessingRecord", "check_json",
-           "check_preprocessing", "describe", "dumps_json", "finite_or_none", "loads_json", "one_line", "read_json",
-           "read_labels", "read_preprocessing", "validate"]
+# ---------------------------------------------------------------------------------------------------------
+# train.json: what `edgekit convert FOLDER` takes from an `edgekit train` folder
+
+
+def _plain_name(v: Any) -> Any:
+    if isinstance(v, str) and (v in ("", ".", "..") or "/" in v or "\\" in v):
+        raise ValueError("a file name inside the folder (no path separators, not . or ..)")
+    return v
+
+
+class TrainRecord(BaseModel):
+    """The part of train.json that convert reads; the rest (metrics, history, host) is free-form."""
+
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
+    files: dict[str, Annotated[str, BeforeValidator(_plain_name)] | None]
+    formats: str | None = None
+    golden_samples: Annotated[int, Field(ge=0)] | None = None
+
+
+def read_train_record(path: Path) -> TrainRecord:
+    where = f"{path} is not a readable `edgekit train` record (re-run edgekit train)"
+    return validate(TrainRecord, read_json(path, where), where)
+
+
+__all__ = ["COLORS", "HONOURED", "LABELS", "MAX_DEPTH", "RESIZES", "PreprocessingRecord", "TrainRecord",
+           "check_json", "check_preprocessing", "describe", "dumps_json", "finite_or_none", "loads_json", "one_line",
+           "read_json", "read_labels", "read_preprocessing", "read_train_record", "validate"]

@@ -126,3 +126,22 @@ def test_check_json_and_dumps_json() -> None:
     with pytest.raises(InputError, match="non-finite"):
         schemas.dumps_json({"a": math.inf})
     assert schemas.finite_or_none({"loss": [1.0, math.nan], "x": (math.inf,)}) == {"loss": [1.0, None], "x": [None]}
+
+
+@pytest.mark.parametrize(("doc", "fragment"), [
+    (DEEP, "nested too deeply"),
+    ('{"files": {"calibration": "../../elsewhere.npz"}}', "files.calibration: expected a file name inside"),
+    ('{"files": {"model": 5}}', "files.model: expected a string, received 5"),
+    ('{"files": {}, "golden_samples": "abc"}', "golden_samples: expected an integer, received 'abc'"),
+    ('{"files": {}, "formats": ["tflite"]}', "formats: expected a string"),
+    ('{"files": "x"}', "files: expected an object"),
+    ('{"files": {}, "metrics": {"loss": NaN}}', "NaN is not a JSON number"),
+])
+def test_train_record_is_typed(tmp_path: Path, doc: str, fragment: str) -> None:
+    folder = tmp_path / "trained"
+    folder.mkdir()
+    (folder / "model.keras").write_text("x")
+    (folder / "train.json").write_text(doc)
+    res = runner.invoke(app, ["convert", str(folder)])
+    assert_bad_input(res, "train.json is not a readable `edgekit train` record", fragment)
+    assert not (folder / "artifacts").exists()
