@@ -6,6 +6,7 @@ Nothing heavy is imported at module level: ``edgekit --help`` must stay fast (se
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import sys
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typer.core import TyperGroup
 
 from edgekit import __version__
 from edgekit.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EdgekitError
+from edgekit.formats import formats_help
 
 
 class OneLineUsageErrors(TyperGroup):
@@ -117,14 +119,31 @@ def _root(
 # ---------------------------------------------------------------------------------------------------------
 # convert
 
-FORMATS_HELP = (
-    "Comma-separated subset of: saved_model, tflite (all four variants), tflite-float32, tflite-float16, "
-    "tflite-dynamic, tflite-int8, tfjs, onnx, edgetpu (opt-in: not part of all). Default: all."
-)
+def with_format_options(fn: F) -> F:
+    """Give a command one option per format option of the registry (flag, default, help), after
+    --golden-samples; the command receives their values as one dict, ``format_options``."""
+    from edgekit.formats import OPTIONS
+
+    sig = inspect.signature(fn, eval_str=True)
+    params = [p for p in sig.parameters.values() if p.name != "format_options"]
+    at = [p.name for p in params].index("golden_samples") + 1
+    added = {o.name: Annotated[o.type, typer.Option(o.flag, help=o.help)] for o in OPTIONS}
+    params[at:at] = [inspect.Parameter(o.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=o.default,
+                                       annotation=added[o.name]) for o in OPTIONS]
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        chosen = {name: kwargs.pop(name) for name in added if name in kwargs}
+        return fn(*args, format_options=chosen, **kwargs)
+
+    wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return wrapper  # type: ignore[return-value]
 
 
 @app.command("convert")
 @cli_errors
+@with_format_options
 def convert_cli(
     model: Annotated[
         Path,
@@ -137,88 +156,42 @@ def convert_cli(
         typer.Option("--out", "-o", help="Output folder (created; must be empty unless --force). Default for an "
                      "`edgekit train` folder: FOLDER/artifacts."),
     ] = None,
-    formats: Annotated[str, typer.Option("--formats", "-f", help=FORMATS_HELP)] = "all",
-    calibration: Annotated[
-        str | None,
-        typer.Option(
-            "--calibration",
-            help="Representative data for int8: a .npy/.npz file, a folder of images, a calibration .toml "
-            "definition, or 'random' (a loud warning; never the default).",
-        ),
-    ] = None,
+    formats: Annotated[str, typer.Option("--formats", "-f", help=formats_help())] = "all",
+    calibration: Annotated[str | None, typer.Option(
+        "--calibration", help="Representative data for int8: a .npy/.npz file, a folder of images, a calibration "
+        ".toml definition, or 'random' (a loud warning; never the default).")] = None,
     calibration_samples: Annotated[
         int, typer.Option("--calibration-samples", help="At most this many calibration samples are used.")
     ] = 200,
-    golden: Annotated[
-        str | None,
-        typer.Option(
-            "--golden",
-            help="Held-out inputs for validation (.npy/.npz/image folder; an npz may hold 'labels'). Default: "
-            "held out from the calibration data, never used to calibrate.",
-        ),
-    ] = None,
+    golden: Annotated[str | None, typer.Option(
+        "--golden", help="Held-out inputs for validation (.npy/.npz/image folder; an npz may hold 'labels'). "
+        "Default: held out from the calibration data, never used to calibrate.")] = None,
     golden_samples: Annotated[int, typer.Option("--golden-samples", help="Number of golden inputs.")] = 64,
-    int8_io: Annotated[
-        str, typer.Option("--int8-io", help="Input/output type of the int8 TFLite model: int8, uint8 or float32.")
-    ] = "int8",
-    int8_weights: Annotated[
-        str,
-        typer.Option("--int8-weights", help="int8 weight scales: per-channel (default) or per-tensor (smaller files)."),
-    ] = "per-channel",
-    tfjs_quantize: Annotated[
-        str, typer.Option("--tfjs-quantize", help="TF.js weight quantization: none, float16, uint8 or uint16.")
-    ] = "none",
-    opset: Annotated[int, typer.Option("--opset", help="ONNX opset.")] = 17,
-    input_shape: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--input-shape",
-            help="Static shape for an input with unknown dimensions, e.g. 1,96,96,3 or NAME:1,96,96,3. Repeatable.",
-        ),
-    ] = None,
+    input_shape: Annotated[list[str] | None, typer.Option(
+        "--input-shape", help="Static shape for an input with unknown dimensions, e.g. 1,96,96,3 or "
+        "NAME:1,96,96,3. Repeatable.")] = None,
     labels: Annotated[
         Path | None, typer.Option("--labels", help="Class labels: a .txt (one per line) or .json list.")
     ] = None,
     preprocessing: Annotated[
         Path | None, typer.Option("--preprocessing", help="A JSON file describing input preprocessing, recorded as is.")
     ] = None,
-    lstm: Annotated[
-        str,
-        typer.Option(
-            "--lstm",
-            help="How to lower LSTM layers for TFLite: auto (fused op, else unrolled, else Flex), fused, unroll, flex.",
-        ),
-    ] = "auto",
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", help="Formats converted in parallel (0: one per two cores).")
     ] = 0,
     seed: Annotated[int, typer.Option("--seed", help="Seed for splitting calibration/golden data.")] = 0,
     force: Annotated[bool, typer.Option("--force", help="Replace a non-empty output folder.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display; summary only.")] = False,
+    format_options: dict[str, Any] | None = None,  # --int8-io, --opset, ...: see with_format_options
 ) -> None:
     """Convert MODEL to SavedModel, TFLite (float32/float16/dynamic/int8), TF.js and ONNX, with a manifest."""
     from edgekit.console import print_convert_summary
     from edgekit.convert import ConvertOptions, convert
 
-    opts = ConvertOptions(
-        formats=formats,
-        calibration=calibration,
-        calibration_samples=calibration_samples,
-        golden=golden,
-        golden_samples=golden_samples,
-        int8_io=int8_io,
-        int8_weights=int8_weights,
-        tfjs_quantize=tfjs_quantize,
-        opset=opset,
-        input_shapes=list(input_shape or []),
-        labels=labels,
-        preprocessing=preprocessing,
-        lstm=lstm,
-        jobs=jobs,
-        seed=seed,
-        force=force,
-        progress=not quiet,
-    )
+    opts = ConvertOptions(formats=formats, calibration=calibration, calibration_samples=calibration_samples,
+                          golden=golden, golden_samples=golden_samples, input_shapes=list(input_shape or []),
+                          labels=labels, preprocessing=preprocessing, jobs=jobs, seed=seed, force=force,
+                          progress=not quiet, **(format_options or {}))
     result = convert(model, out, opts)
     print_convert_summary(result)
     raise typer.Exit(0 if result.all_ok else 1)
@@ -228,19 +201,23 @@ def convert_cli(
 # validate
 
 
+DEVICE_HELP = (
+    "Where to run (repeatable; devices run concurrently, one report column each): a profile name (cpu, rpi, gpu, "
+    "edgetpu, or your own in ~/.config/edgekit/devices), a .toml path, or ssh://user@host:port. Default: cpu. See "
+    "docs/devices.md."
+)
+TOL_HELP = (
+    "Tolerance override [SCOPE.]KEY=VALUE, SCOPE an artifact id or variant, KEY one of atol, rtol, min_cosine, "
+    "min_sqnr_db, min_top1, top1_margin, max_accuracy_drop; VALUE a number or none (see docs/report.md). "
+    "Repeatable, e.g. --tol tflite-int8.min_top1=0.8"
+)
+
+
 @app.command("validate")
 @cli_errors
 def validate_cli(
     folder: Annotated[Path, typer.Argument(help="The output folder of `edgekit convert` (holds manifest.json).")],
-    device: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--device", "-d",
-            help="Where to run (repeatable; devices run concurrently, one report column each): a profile name "
-            "(cpu, rpi, gpu, edgetpu, or your own in ~/.config/edgekit/devices), a .toml path, or "
-            "ssh://user@host:port. Default: cpu. See docs/devices.md.",
-        ),
-    ] = None,
+    device: Annotated[list[str] | None, typer.Option("--device", "-d", help=DEVICE_HELP)] = None,
     accept_new_host_key: Annotated[
         bool, typer.Option("--accept-new-host-key",
                            help="SSH: record an unknown host key on first contact (a changed key is still refused).")
@@ -261,16 +238,7 @@ def validate_cli(
     warmup_min_time: Annotated[
         float, typer.Option("--warmup-min-time", help="Keep warming up at least this many seconds.")
     ] = 0.25,
-    tol: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--tol",
-            help="Tolerance override [SCOPE.]KEY=VALUE, SCOPE an artifact id or variant, KEY one of atol, rtol, "
-            "min_cosine, min_sqnr_db, min_top1, top1_margin, max_accuracy_drop; VALUE a number or none (see "
-            "docs/report.md). Repeatable, e.g. "
-            "--tol tflite-int8.min_top1=0.8",
-        ),
-    ] = None,
+    tol: Annotated[list[str] | None, typer.Option("--tol", help=TOL_HELP)] = None,
     report: Annotated[
         Path | None, typer.Option("--report", help="Folder for report.json/.md/.html. Default: FOLDER/report.")
     ] = None,

@@ -10,7 +10,6 @@ import contextlib
 import dataclasses
 import errno
 import os
-import re
 import shutil
 import time
 from collections.abc import Callable
@@ -20,42 +19,42 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from edgekit import __version__, outdir
+from edgekit import golden as gd
 from edgekit import manifest as mf
-from edgekit.data import DataSet, describe, input_paths, load_dataset, random_dataset, split_golden
+from edgekit.data import describe, input_paths
 from edgekit.errors import ConversionError, EdgekitError, InputError, first_line
-from edgekit.formats import TARGETS, Context, Target, parse_formats
-from edgekit.formats.tfjs import QUANTIZE
-from edgekit.formats.tflite import INT8_IO, INT8_WEIGHTS
+from edgekit.formats import OPTIONS, TARGETS, Context, Target, by_cost, check_options, module, parse_formats
 from edgekit.schemas import read_labels, read_preprocessing, read_train_record
 from edgekit.train.engine import TRAIN_MARKER
 
-LSTM_STRATEGIES = ("auto", "fused", "unroll", "flex")
-GOLDEN_LABELS = "golden_labels.npy"
 CONVERT_LOG = "convert.log"
 
 
 @dataclass
-class ConvertOptions:
+class CommonOptions:
+    """What every conversion reads; each format's own options are added from the registry below."""
+
     formats: str = "all"
     calibration: str | None = None
     calibration_samples: int = 200
     golden: str | None = None
     golden_samples: int = 64
-    int8_io: str = "int8"
-    int8_weights: str = "per-channel"
-    tfjs_quantize: str = "none"
-    opset: int = 17
     input_shapes: list[str] = field(default_factory=list)
     labels: Path | None = None
     preprocessing: Path | None = None
-    lstm: str = "auto"
     jobs: int = 0
     seed: int = 0
     force: bool = False
     progress: bool = False
+
+
+# CommonOptions plus one field per format option (int8_io, int8_weights, lstm, tfjs_quantize, opset, ...),
+# declared once, with its default, check and help text, in edgekit.formats.
+ConvertOptions = dataclasses.make_dataclass(
+    "ConvertOptions", [(o.name, o.type, field(default=o.default)) for o in OPTIONS], bases=(CommonOptions,))
+ConvertOptions.__module__ = __name__
+ConvertOptions.__doc__ = "Options of `edgekit convert`: CommonOptions plus every format option of the registry."
 
 
 @dataclass
@@ -87,16 +86,7 @@ def quiet_tensorflow() -> None:
 
 def _check_options(opts: ConvertOptions) -> list[Target]:
     targets = parse_formats(opts.formats)
-    if opts.int8_io not in INT8_IO:
-        raise InputError(f"--int8-io {opts.int8_io!r} is not one of {', '.join(INT8_IO)}")
-    if opts.int8_weights not in INT8_WEIGHTS:
-        raise InputError(f"--int8-weights {opts.int8_weights!r} is not one of {', '.join(INT8_WEIGHTS)}")
-    if opts.tfjs_quantize not in QUANTIZE:
-        raise InputError(f"--tfjs-quantize {opts.tfjs_quantize!r} is not one of {', '.join(QUANTIZE)}")
-    if not 9 <= opts.opset <= 21:
-        raise InputError(f"--opset {opts.opset} is outside the range tf2onnx supports (9 to 21); 17 is the default")
-    if opts.lstm not in LSTM_STRATEGIES:
-        raise InputError(f"--lstm {opts.lstm!r} is not one of {', '.join(LSTM_STRATEGIES)}")
+    check_options(opts)
     for name, value, low in (("--golden-samples", opts.golden_samples, 1),
                              ("--calibration-samples", opts.calibration_samples, 1), ("--jobs", opts.jobs, 0),
                              ("--seed", opts.seed, 0)):
@@ -207,38 +197,26 @@ def _build(model: Path, kind: str, staging: Path, opts: ConvertOptions, targets:
     sm_dir = staging / TARGETS["saved_model"].path
     src.export_saved_model(source, loaded, sm_dir)
     sig_inputs, sig_outputs = src.saved_model_signature(sm_dir)
-    sig_outputs = sorted(sig_outputs, key=lambda t: _natural_key(t.name))
+    sig_outputs = sorted(sig_outputs, key=lambda t: gd.natural_key(t.name))
     warnings: list[str] = list(notices)  # stale staging folders removed (a killed earlier run)
 
-    calib, golden = _datasets(opts, sig_inputs, warnings)
-    reference = _reference_outputs(source, loaded, sig_inputs, sig_outputs, golden.arrays)
+    calib, golden = gd.datasets(opts, sig_inputs, warnings)
+    reference = gd.reference_outputs(source, loaded, sig_inputs, sig_outputs, golden.arrays)
     if labels is not None and len(sig_outputs) == 1 and sig_outputs[0].shape[-1] not in (None, len(labels)):
         raise InputError(f"--labels has {len(labels)} labels but the model's output has "
                          f"{sig_outputs[0].shape[-1]} classes")
-    _warn_degenerate(reference, warnings)
+    gd.warn_degenerate(reference, warnings)
     notify("load", "done", None)
 
-    ctx = Context(staging=staging, saved_model_dir=sm_dir, inputs=sig_inputs, outputs=sig_outputs,
-                  keras_model=source.keras_model, calibration=calib, options=opts,
-                  check_inputs={k: v[:8] for k, v in golden.arrays.items()})
-    artifacts = _run_targets(ctx, targets, notify)
+    # Closing the context removes the scratch folders the formats asked for.
+    with Context(staging=staging, saved_model_dir=sm_dir, inputs=sig_inputs, outputs=sig_outputs,
+                 keras_model=source.keras_model, calibration=calib, options=opts,
+                 check_inputs={k: v[:8] for k, v in golden.arrays.items()}) as ctx:
+        artifacts = _run_targets(ctx, targets, notify)
     if "saved_model" not in {t.id for t in targets}:
         shutil.rmtree(sm_dir)
 
-    golden_files = {"inputs": mf.GOLDEN_INPUTS, "outputs": mf.REFERENCE_OUTPUTS}
-    np.savez(staging / mf.GOLDEN_INPUTS, **golden.arrays)
-    np.savez(staging / mf.REFERENCE_OUTPUTS, **reference)
-    if golden.labels is not None:
-        np.save(staging / GOLDEN_LABELS, golden.labels)
-        golden_files["labels"] = GOLDEN_LABELS
-    golden_meta = {
-        **golden_files,
-        "labels": golden_files.get("labels"),
-        "samples": golden.samples,
-        "source": golden.source,
-        "random": golden.source == "random",
-        "sha256": {f: mf.sha256_file(staging / f) for f in golden_files.values()},
-    }
+    golden_meta = gd.write(staging, golden, reference)
     manifest = mf.Manifest(
         edgekit_version=__version__,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -256,81 +234,14 @@ def _build(model: Path, kind: str, staging: Path, opts: ConvertOptions, targets:
     return manifest
 
 
-def _datasets(opts: ConvertOptions, inputs: list[mf.TensorSpec], warnings: list[str]) -> tuple[DataSet | None,
-                                                                                              DataSet]:
-    """(calibration, golden). Golden inputs are never used for calibration."""
-    calib: DataSet | None = None
-    golden: DataSet | None = None
-    if opts.golden:
-        golden = load_dataset(opts.golden, inputs, "golden")
-        if golden.samples > opts.golden_samples:
-            golden = golden.take(np.arange(opts.golden_samples))
-    if opts.calibration:
-        calib = load_dataset(opts.calibration, inputs, "calibration", allow_random=True,
-                             random_samples=opts.calibration_samples, seed=opts.seed)
-        if golden is None and calib.source != "random":
-            calib, golden = split_golden(calib, opts.golden_samples, opts.seed)
-            warnings.extend(calib.warnings)
-        if calib.samples > opts.calibration_samples:
-            idx = np.sort(np.random.default_rng(opts.seed).permutation(calib.samples)[:opts.calibration_samples])
-            calib = calib.take(idx)
-        if calib.source == "random":
-            warnings.append("int8 was calibrated on RANDOM data (--calibration random): its accuracy on real "
-                            "inputs is unknown until validated on real data")
-    if golden is None:
-        golden = random_dataset(inputs, opts.golden_samples, opts.seed + 1, what="golden")
-        golden.warnings = []
-        warnings.append("golden inputs are random noise (no --golden and no real calibration data): parity on "
-                        "noise is weaker evidence than parity on real inputs; give --golden")
-    return calib, golden
-
-
-def _reference_outputs(source: Any, loaded: Any, inputs: list[mf.TensorSpec], outputs: list[mf.TensorSpec],
-                       arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The SOURCE model's outputs on the golden inputs (the Keras model itself when there is one)."""
-    from edgekit.source import run_signature
-
-    if source.keras_model is None:
-        return run_signature(loaded.signatures["serving_default"], inputs, outputs, arrays)
-    model = source.keras_model
-    feed: Any = [arrays[t.name] for t in inputs]
-    if len(feed) == 1:
-        feed = feed[0]
-    elif len(model.inputs) == len(inputs):
-        # Keras' own input order, matched by name.
-        order = [t.name.split(":")[0] for t in model.inputs]
-        feed = [arrays[n] for n in order]
-    # Eager calls in inference mode: model.predict would trace a tf.function first, for nothing.
-    n = next(iter(arrays.values())).shape[0]
-    chunks: list[list[np.ndarray]] = []
-    for i in range(0, n, 32):
-        part = [f[i:i + 32] for f in feed] if isinstance(feed, list) else feed[i:i + 32]
-        res = model(part, training=False)
-        res = list(res.values()) if isinstance(res, dict) else (list(res) if isinstance(res, list | tuple) else [res])
-        chunks.append([np.asarray(r) for r in res])
-    res_list = [np.concatenate(parts, axis=0) for parts in zip(*chunks, strict=True)]
-    if len(res_list) != len(outputs):
-        raise ConversionError(f"the Keras model returned {len(res_list)} outputs but its export has {len(outputs)}")
-    return {o.name: np.asarray(r) for o, r in zip(outputs, res_list, strict=True)}
-
-
-def _warn_degenerate(reference: dict[str, np.ndarray], warnings: list[str]) -> None:
-    for name, arr in reference.items():
-        if arr.shape[0] > 1 and np.allclose(arr, arr[:1], rtol=1e-5, atol=1e-6):
-            warnings.append(f"output {name!r} is the same for every golden input: parity checks on it prove "
-                            "nothing (untrained model, or golden inputs that don't exercise it)")
-
-
 def _run_targets(ctx: Context, targets: list[Target], notify: ProgressHook) -> list[mf.Artifact]:
-    from edgekit.formats import edgetpu, onnx, saved_model, shared_load, tfjs, tflite
-
-    modules = {"saved_model": saved_model, "tflite": tflite, "tfjs": tfjs, "onnx": onnx, "edgetpu": edgetpu}
+    from edgekit.formats import shared_load
 
     def one(target: Target) -> mf.Artifact:
         notify(target.id, "running", None)
         t = time.perf_counter()
         try:
-            art = modules[target.format].convert(ctx, target)
+            art = module(target).convert(ctx, target)
             if art.ok:  # a converter may return a failed artifact that keeps its findings (edgetpu pre-flight)
                 path = mf.safe_join(ctx.staging, art.path)
                 art.sha256 = mf.sha256_path(path)
@@ -360,8 +271,7 @@ def _run_pool(ctx: Context, targets: list[Target], one: Callable[[Target], mf.Ar
               results: dict[str, mf.Artifact]) -> None:
     serial = [t for t in targets if not t.threadable]
     # Longest first, so the pool's last job is a short one (int8 calibrates; tflite-float32 is quickest).
-    cost = {"tflite-int8": 0, "tflite-dynamic": 1, "tflite-float16": 2, "tfjs": 3, "onnx": 4}
-    parallel = sorted((t for t in targets if t.threadable), key=lambda t: cost.get(t.id, 9))
+    parallel = by_cost([t for t in targets if t.threadable])
     for t in serial:
         results[t.id] = one(t)
     # Each conversion already keeps about two cores busy (measured on 2 cores: 22.3 s with one worker,
@@ -381,5 +291,3 @@ def _failed(target: Target, reason: str) -> mf.Artifact:
                        status=mf.STATUS_FAILED, reason=reason)
 
 
-def _natural_key(name: str) -> list[Any]:
-    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]

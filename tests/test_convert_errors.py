@@ -133,8 +133,6 @@ def test_bad_options(tmp_path, mlp_path, option, value, fragment):
 
 def test_disk_full_leaves_nothing_behind(tmp_path, mlp_path, mlp_calibration, monkeypatch):
     """A write failing with ENOSPC mid-run: a clear error, no DIR, no temporary sibling; an old DIR survives."""
-    from edgekit import convert as conv
-
     out = tmp_path / "o"
     out.mkdir()
     (out / "old.txt").write_text("previous run")
@@ -142,7 +140,7 @@ def test_disk_full_leaves_nothing_behind(tmp_path, mlp_path, mlp_calibration, mo
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(conv.np, "savez", full)
+    monkeypatch.setattr(np, "savez", full)
     res = _invoke(str(mlp_path), "--out", str(out), "--formats", "onnx", "--golden", str(mlp_calibration), "--force")
     _assert_bad_input(res, "no space left")
     assert (out / "old.txt").read_text() == "previous run" and len(list(out.iterdir())) == 1

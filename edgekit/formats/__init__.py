@@ -1,15 +1,65 @@
 """One module per target format. Each exposes ``convert(ctx, target) -> Artifact``.
 
-The registry below is data: the artifact ids users pass to ``--formats``, what each needs, and why.
+The registry below is data, read by ``edgekit convert`` (dispatch, option checks, scheduling) and by the CLI
+(option flags and help text): each format declares its module, its options with their checks and help, and
+what it needs and why; each target (the artifact ids users pass to ``--formats``) its file, variant and
+relative cost. Adding a format = its module + one ``Format`` and its ``Target`` rows here + its tests.
+Nothing here imports a converter: ``edgekit --help`` stays fast.
 """
 
 from __future__ import annotations
 
+import importlib
+import shutil
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from edgekit.errors import InputError
+
+
+@dataclass(frozen=True)
+class Option:
+    """A format option: its ``ConvertOptions`` field, CLI flag, default, help text and the check of its value."""
+
+    name: str
+    flag: str
+    default: str | int
+    help: str
+    choices: tuple[str, ...] = ()
+    bounds: tuple[int, int] | None = None
+    bounds_why: str = ""  # whose range the bounds are ("tf2onnx supports")
+
+    @property
+    def type(self) -> type:
+        return type(self.default)
+
+    def check(self, value: Any) -> None:
+        """InputError naming the flag, the value received and what is accepted."""
+        if not isinstance(value, self.type) or isinstance(value, bool):
+            raise InputError(f"{self.flag} must be a {self.type.__name__}; received {value!r}")
+        if self.choices and value not in self.choices:
+            raise InputError(f"{self.flag} {value!r} is not one of {', '.join(self.choices)}")
+        if self.bounds and not self.bounds[0] <= value <= self.bounds[1]:
+            low, high = self.bounds
+            raise InputError(f"{self.flag} {value} is outside the range {self.bounds_why} ({low} to {high}); "
+                             f"{self.default} is the default")
+
+
+@dataclass(frozen=True)
+class Format:
+    """A target format: the module that converts to it, its options, and what it needs beyond TensorFlow."""
+
+    name: str
+    module: str  # imported only when one of its targets runs
+    options: tuple[Option, ...] = ()
+    needs: tuple[str, ...] = ()  # Python packages or external tools the converter drives
+    why: str = ""  # why it needs them
+
+    def load(self) -> ModuleType:
+        return importlib.import_module(self.module)
 
 
 @dataclass(frozen=True)
@@ -21,8 +71,45 @@ class Target:
     needs_calibration: bool = False
     # Converters that are safe to run on a worker thread next to others (they only read the SavedModel).
     threadable: bool = True
+    # Relative conversion time: the pool starts the costliest first, so its last job is a short one.
+    cost: int = 0
+    opt_in: bool = False  # asked for by name only, never part of 'all'
     why: str = ""
 
+
+INT8 = (
+    Option("int8_io", "--int8-io", "int8", "Input/output type of the int8 TFLite model: int8, uint8 or float32.",
+           choices=("int8", "uint8", "float32")),
+    # per-channel: one scale per output channel (the converter's default; keeps depthwise convs accurate).
+    # per-tensor: one scale per weight tensor: smaller files for narrow nets, where per-channel scales and zero
+    # points are a large share of the bytes (MobileNetV2 a0.35: 0.38x -> 0.28x of float32); check the accuracy.
+    Option("int8_weights", "--int8-weights", "per-channel",
+           "int8 weight scales: per-channel (default) or per-tensor (smaller files).",
+           choices=("per-channel", "per-tensor")),
+)
+LSTM = Option("lstm", "--lstm", "auto",
+              "How to lower LSTM layers for TFLite: auto (fused op, else unrolled, else Flex), fused, unroll, flex.",
+              choices=("auto", "fused", "unroll", "flex"))
+
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in (
+        Format("saved_model", "edgekit.formats.saved_model"),
+        Format("tflite", "edgekit.formats.tflite", options=(*INT8, LSTM), needs=("tf_keras",),
+               why="tf_keras rebuilds LSTM models so the converter can emit the fused LSTM op"),
+        Format("tfjs", "edgekit.formats.tfjs", needs=("tensorflowjs",), why="its SavedModel converter", options=(
+            Option("tfjs_quantize", "--tfjs-quantize", "none",
+                   "TF.js weight quantization: none, float16, uint8 or uint16.",
+                   choices=("none", "float16", "uint8", "uint16")),)),
+        Format("onnx", "edgekit.formats.onnx", needs=("tf2onnx",), why="its SavedModel converter", options=(
+            Option("opset", "--opset", 17, "ONNX opset.", bounds=(9, 21), bounds_why="tf2onnx supports"),)),
+        Format("edgetpu", "edgekit.formats.edgetpu", needs=("edgetpu_compiler",),
+               why="Coral's compiler maps the int8 model onto the Edge TPU (x86-64 Linux only); without it the "
+                   "artifact records the pre-flight and the install hint"),
+    )
+}
+# Every format option, in registry order, once (edgetpu reads tflite's int8 options).
+OPTIONS: tuple[Option, ...] = tuple({o.name: o for f in FORMATS.values() for o in f.options}.values())
 
 TARGETS: dict[str, Target] = {
     t.id: t
@@ -30,23 +117,24 @@ TARGETS: dict[str, Target] = {
         Target("saved_model", "saved_model", "float32", "saved_model", threadable=False,
                why="the canonical export every other converter starts from"),
         Target("tflite-float32", "tflite", "float32", "model_float32.tflite"),
-        Target("tflite-float16", "tflite", "float16", "model_float16.tflite",
+        Target("tflite-float16", "tflite", "float16", "model_float16.tflite", cost=3,
                why="half-size weights; GPU delegates compute in fp16"),
-        Target("tflite-dynamic", "tflite", "dynamic", "model_dynamic.tflite",
+        Target("tflite-dynamic", "tflite", "dynamic", "model_dynamic.tflite", cost=4,
                why="int8 weights, float activations, no calibration; hybrid kernels are slow on x86 (no XNNPACK)"),
-        Target("tflite-int8", "tflite", "int8", "model_int8.tflite", needs_calibration=True,
+        Target("tflite-int8", "tflite", "int8", "model_int8.tflite", needs_calibration=True, cost=5,
                why="full integer for Edge TPU, NPUs and microcontrollers; needs representative data"),
-        Target("tfjs", "tfjs", "float32", "tfjs", why="graph model for the browser and Node"),
-        Target("onnx", "onnx", "float32", "model.onnx", why="ONNX Runtime on desktop, mobile and web"),
-        Target("edgetpu", "edgetpu", "int8", "model_int8_edgetpu.tflite", needs_calibration=True,
+        Target("tfjs", "tfjs", "float32", "tfjs", cost=2, why="graph model for the browser and Node"),
+        Target("onnx", "onnx", "float32", "model.onnx", cost=1, why="ONNX Runtime on desktop, mobile and web"),
+        Target("edgetpu", "edgetpu", "int8", "model_int8_edgetpu.tflite", needs_calibration=True, opt_in=True,
                why="Coral Edge TPU: int8 pre-flight, then edgetpu_compiler (opt-in: not part of 'all')"),
     )
 }
-GROUPS = {
+GROUPS: dict[str, list[str]] = {
     # edgetpu needs Coral's compiler (x86-64 Linux only): asked for by name, never by default.
-    "all": [t for t in TARGETS if t != "edgetpu"],
-    "tflite": ["tflite-float32", "tflite-float16", "tflite-dynamic", "tflite-int8"],
+    "all": [t.id for t in TARGETS.values() if not t.opt_in],
+    "tflite": [t.id for t in TARGETS.values() if t.format == "tflite"],
 }
+GROUP_HELP = {"tflite": "all four variants"}  # what the --formats help says about a group
 
 
 def parse_formats(spec: str) -> list[Target]:
@@ -67,9 +155,33 @@ def parse_formats(spec: str) -> list[Target]:
     return [TARGETS[i] for i in TARGETS if i in wanted]
 
 
+def formats_help() -> str:
+    """The --formats help text: every id and group in canonical order, with what a group or opt-in means."""
+    names: list[str] = []
+    for t in TARGETS.values():
+        names += [f"{g} ({about})" for g, about in GROUP_HELP.items() if GROUPS[g][0] == t.id]
+        names.append(f"{t.id} (opt-in: not part of all)" if t.opt_in else t.id)
+    return f"Comma-separated subset of: {', '.join(names)}. Default: all."
+
+
+def check_options(options: Any) -> None:
+    """Check every format option on ``options`` (a ConvertOptions) before anything heavy is imported."""
+    for opt in OPTIONS:
+        opt.check(getattr(options, opt.name))
+
+
+def module(target: Target) -> ModuleType:
+    return FORMATS[target.format].load()
+
+
+def by_cost(targets: list[Target]) -> list[Target]:
+    """Costliest first (stable: equal costs keep the canonical order)."""
+    return sorted(targets, key=lambda t: -t.cost)
+
+
 @dataclass
 class Context:
-    """Everything a format converter may read. Converters write only under ``staging``."""
+    """Everything a format converter may read. Converters write only under ``staging`` and ``scratch()``."""
 
     staging: Path
     saved_model_dir: Path
@@ -80,3 +192,32 @@ class Context:
     options: Any  # ConvertOptions
     check_inputs: dict[str, Any] = field(default_factory=dict)  # a few golden samples for sanity checks
     shared: dict[str, Any] = field(default_factory=dict)  # per-run caches (e.g. the LSTM lowering decision)
+    _scratch: dict[str, Path] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def scratch(self, name: str) -> Path:
+        """A working folder for intermediate files that are not artifacts, kept until ``close()``.
+
+        A sibling of ``staging`` (same file system, never part of the output), named after it so an
+        interrupted run's leftovers are recognisable."""
+        if not name.isidentifier():
+            raise ValueError(f"scratch folder names are identifiers; received {name!r}")
+        with self._lock:
+            if name not in self._scratch:
+                path = self.staging.parent / f"{self.staging.name}-{name}"
+                path.mkdir(exist_ok=True)
+                self._scratch[name] = path
+            return self._scratch[name]
+
+    def close(self) -> None:
+        """Remove every scratch folder handed out."""
+        with self._lock:
+            for path in self._scratch.values():
+                shutil.rmtree(path, ignore_errors=True)
+            self._scratch.clear()
+
+    def __enter__(self) -> Context:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -45,13 +45,13 @@ def preflight(data: bytes) -> dict[str, Any]:
 
     Returns ``{"ok", "failures", "warnings", "ops", "first_cpu_op"}``: ``ok`` is False when the compiler
     would refuse the model (not fully quantized, dynamic shapes)."""
-    from edgekit.tflite_inspect import _names, _schema, inspect
+    from edgekit.tflite_inspect import enum_names, inspect, load_schema
 
     info = inspect(data)  # also validates the flatbuffer
-    schema = _schema()
+    schema = load_schema()
     model = schema.Model.GetRootAsModel(data, 0)
-    op_names = _names(schema.BuiltinOperator)
-    type_names = {k: v.lower() for k, v in _names(schema.TensorType).items()}
+    op_names = enum_names(schema.BuiltinOperator)
+    type_names = {k: v.lower() for k, v in enum_names(schema.TensorType).items()}
     codes = []
     for i in range(model.OperatorCodesLength()):
         oc = model.OperatorCodes(i)
@@ -112,9 +112,9 @@ def freeze_batch(data: bytes) -> bytes | None:
     """
     import flatbuffers
 
-    from edgekit.tflite_inspect import _schema
+    from edgekit.tflite_inspect import load_schema
 
-    schema = _schema()
+    schema = load_schema()
     m = schema.ModelT.InitFromPackedBuf(data, 0)
     changed = False
     for sg in m.subgraphs or []:
@@ -179,8 +179,7 @@ def convert(ctx: Context, target: Target) -> Artifact:
         exe = shutil.which(COMPILER)
         if exe is None:
             return _failed(art, f"{COMPILER_INSTALL} (pre-flight passed: the model is compilable)")
-        out_dir = ctx.staging / ".edgetpu-out"
-        out_dir.mkdir(exist_ok=True)
+        out_dir = ctx.scratch("edgetpu")  # the compiler's output folder; never part of the artifacts
         proc = subprocess.run([exe, "-s", "-o", str(out_dir), str(src)], capture_output=True, text=True,
                               timeout=600, check=False)
         log = proc.stdout + proc.stderr
@@ -194,7 +193,6 @@ def convert(ctx: Context, target: Target) -> Artifact:
         art.converter["edgetpu_compiler"] = report.get("version")
         if report.get("on_cpu"):
             art.notes.append(f"edgetpu_compiler left {report['on_cpu']} ops on the CPU")
-        shutil.rmtree(out_dir, ignore_errors=True)
         return art
     finally:
         src.unlink(missing_ok=True)

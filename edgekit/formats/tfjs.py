@@ -10,8 +10,6 @@ from edgekit.errors import ConversionError, first_line
 from edgekit.formats import Context, Target, shared_load
 from edgekit.manifest import Artifact
 
-QUANTIZE = ("none", "float16", "uint8", "uint16")
-
 
 def convert(ctx: Context, target: Target) -> Artifact:
     # tensorflowjs imports tensorflow_decision_forests, which prints an advert unless this is set.

@@ -14,13 +14,9 @@ import numpy as np
 from edgekit import tflite_inspect
 from edgekit.errors import ConversionError, first_line
 from edgekit.formats import Context, Target, shared_load
+from edgekit.formats.rnn import find_rnn_layers
 from edgekit.manifest import Artifact, QuantParams
 
-INT8_IO = {"int8": "int8", "uint8": "uint8", "float32": "float32"}
-# per-channel: one scale per output channel (the converter's default; keeps depthwise convs accurate).
-# per-tensor: one scale per weight tensor: smaller files for narrow nets, where per-channel scales and zero
-# points are a large share of the bytes (MobileNetV2 a0.35: 0.38x -> 0.28x of float32); check the accuracy.
-INT8_WEIGHTS = ("per-channel", "per-tensor")
 _FLEX_HINTS = ("Select TF ops", "tensor list ops", "SELECT_TF_OPS", "flex")
 
 
@@ -44,7 +40,7 @@ def _base_converter(ctx: Context) -> tuple[Any, dict[str, Any]]:
         from edgekit.formats import lstm
 
         strategy = ctx.shared.get("lstm_strategy", opts.lstm)
-        workdir = ctx.staging.parent / (ctx.staging.name + "-lstm")
+        workdir = ctx.scratch("lstm")  # the unrolled SavedModel; removed when the run's context closes
         try:
             conv, info = lstm.tflite_converter_for_rnn(ctx.keras_model, ctx.inputs, strategy, workdir,
                                                        ctx.check_inputs)
@@ -58,15 +54,6 @@ def _base_converter(ctx: Context) -> tuple[Any, dict[str, Any]]:
         ctx.shared["lstm_strategy"] = "fused" if info.get("lstm_lowering") == "fused" else "unroll"
         return conv, info
     return _from_saved_model(ctx), {}
-
-
-RNN_LAYER_CLASSES = {"LSTM", "GRU", "SimpleRNN", "RNN", "Bidirectional", "ConvLSTM1D", "ConvLSTM2D"}
-
-
-def _rnn_layers(model: Any) -> list[str]:
-    """Recurrent layers anywhere in the model: these need edgekit.formats.lstm to avoid Flex ops."""
-    layers = model._flatten_layers(include_self=False, recursive=True)
-    return [layer.name for layer in layers if type(layer).__name__ in RNN_LAYER_CLASSES]
 
 
 def _representative(ctx: Context) -> Any:
@@ -94,7 +81,7 @@ def _configure(conv: Any, ctx: Context, variant: str) -> dict[str, Any]:
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
         opts.update(optimizations=["DEFAULT"], weights="int8", activations="float32")
     elif variant == "int8":
-        io = INT8_IO[ctx.options.int8_io]
+        io = ctx.options.int8_io  # int8 | uint8 | float32 (edgekit.formats.INT8)
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
         conv.representative_dataset = _representative(ctx)
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
@@ -123,7 +110,8 @@ def _needs_lowering(ctx: Context) -> bool:
         return False
     with _PROBE_LOCK:
         if "rnn_layers" not in ctx.shared:
-            ctx.shared["rnn_layers"] = _rnn_layers(ctx.keras_model)
+            # Recurrent layers anywhere in the model need edgekit.formats.lstm to avoid Flex ops.
+            ctx.shared["rnn_layers"] = find_rnn_layers(ctx.keras_model)
     return bool(ctx.shared["rnn_layers"])
 
 

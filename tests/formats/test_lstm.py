@@ -330,3 +330,57 @@ def test_refusals_are_clear(tmp_path):
     with pytest.raises(ConversionError, match="strategy"):
         tflite_converter_for_rnn(relu, [spec], "flex", tmp_path, {"x": x})
 
+
+
+# ---------------------------------------------------------------------------------------------------------
+# ConvLSTM through `edgekit convert`: the layer sets of the TFLite format and of the lowering are one.
+
+
+def _conv_lstm_model(path: Path) -> tuple[Path, np.ndarray]:
+    """ConvLSTM1D over 6 steps of a 10-wide, 2-channel signal; class = sign of the mean of channel 0."""
+    import keras
+
+    keras.utils.set_random_seed(SEED)
+    x = np.random.default_rng(SEED).normal(size=(320, 6, 10, 2)).astype(np.float32)
+    y = (x[:, :, :, 0].mean((1, 2)) > 0).astype(np.int64)
+    model = keras.Sequential([keras.Input((6, 10, 2), name="signal"),
+                              keras.layers.ConvLSTM1D(4, 3, name="conv_lstm"), keras.layers.Flatten(),
+                              keras.layers.Dense(2, activation="softmax")])
+    _train(model, x, y, "sparse_categorical_crossentropy", 4)
+    model.save(path)
+    return path, x
+
+
+def test_conv_lstm1d_is_unrolled_to_builtins_and_matches_keras(tmp_path):
+    """It was sent to lowering, which said it had no RNN layer, and ended up on Select TF ops."""
+    import keras
+
+    from edgekit.convert import ConvertOptions, convert
+    from tests.artifact_runs import load_golden, run_tflite, top1_agreement
+
+    path, x = _conv_lstm_model(tmp_path / "conv_lstm.keras")
+    np.save(tmp_path / "calib.npy", x)
+    res = convert(path, tmp_path / "out", ConvertOptions(formats="tflite-float32,tflite-int8", golden_samples=48,
+                                                         calibration=str(tmp_path / "calib.npy")))
+    inputs, ref = load_golden(res.out)
+    np.testing.assert_allclose(ref["output_0"], keras.saving.load_model(path)(inputs["signal"]), atol=1e-6)
+    assert len(np.unique(ref["output_0"].argmax(1))) == 2  # not a constant model
+    for art in res.manifest.artifacts:
+        assert art.ok and not art.requires_flex, (art.id, art.reason, art.notes)
+        assert art.converter["options"]["lstm_lowering"] == "unrolled"
+        assert any("ConvLSTM1D: TFLite has a fused kernel for LSTM only" in n for n in art.notes), art.notes
+        got = run_tflite(res.out, res.manifest, art, inputs)["output_0"]
+        if art.variant == "float32":
+            assert float(np.abs(got - ref["output_0"]).max()) < FLOAT_TOL
+        else:
+            assert top1_agreement(got, ref["output_0"]) >= INT8_AGREEMENT
+
+
+def test_conv_lstm1d_with_fused_is_refused_with_the_reason(tmp_path):
+    from edgekit.convert import ConvertOptions, convert
+
+    path, _ = _conv_lstm_model(tmp_path / "conv_lstm.keras")
+    res = convert(path, tmp_path / "out", ConvertOptions(formats="tflite-float32", lstm="fused"))
+    art = res.manifest.artifact("tflite-float32")
+    assert art.status == "failed" and not (res.out / art.path).exists()
+    assert "'conv_lstm' is a ConvLSTM1D: TFLite has a fused kernel for LSTM only; use unroll" in art.reason
