@@ -63,11 +63,7 @@ def preflight(data: bytes) -> dict[str, Any]:
     first_cpu_op: str | None = None
     for si in range(model.SubgraphsLength()):
         sg = model.Subgraphs(si)
-        for ti in range(sg.TensorsLength()):
-            t = sg.Tensors(ti)
-            sig = [int(x) for x in t.ShapeSignatureAsNumpy()] if t.ShapeSignatureLength() else []
-            if any(d < 0 for d in sig):
-                dynamic.append(f"{(t.Name() or b'').decode()} {sig}")
+        dynamic += _dynamic_tensors(sg)
         for oi in range(sg.OperatorsLength()):
             op = sg.Operators(oi)
             name = codes[op.OpcodeIndex()]
@@ -101,6 +97,17 @@ def preflight(data: bytes) -> dict[str, Any]:
                         f"leaves the first one ({first_cpu_op}) and every op after it on the CPU")
     return {"ok": not failures, "failures": failures, "warnings": warnings, "ops": info.op_summary(),
             "first_cpu_op": first_cpu_op, "static_shapes": not dynamic, "quantized": not float_tensors}
+
+
+def _dynamic_tensors(sg: Any) -> list[str]:
+    """'name [shape signature]' of each tensor of a subgraph with an unknown (-1) dimension."""
+    out = []
+    for ti in range(sg.TensorsLength()):
+        t = sg.Tensors(ti)
+        sig = [int(x) for x in t.ShapeSignatureAsNumpy()] if t.ShapeSignatureLength() else []
+        if any(d < 0 for d in sig):
+            out.append(f"{(t.Name() or b'').decode()} {sig}")
+    return out
 
 
 def freeze_batch(data: bytes) -> bytes | None:
