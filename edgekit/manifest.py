@@ -28,7 +28,6 @@ MANIFEST_NAME = "manifest.json"
 GOLDEN_INPUTS = "golden_inputs.npz"
 REFERENCE_OUTPUTS = "reference_outputs.npz"
 
-FORMATS = ("saved_model", "tflite", "tfjs", "onnx", "edgetpu")
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
 

@@ -152,6 +152,47 @@ def _runner_error(proc: subprocess.CompletedProcess[str], backend: str) -> Edgek
     return cls(f"TF.js ({backend}) in Node: {message}")
 
 
+def _write_inputs(work: Path, input_names: list[str], arrays: list[np.ndarray]) -> list[dict[str, Any]]:
+    """Each golden array as a raw little-endian file for runner.js; its entries for the job."""
+    inputs = []
+    for k, (name, a) in enumerate(zip(input_names, arrays, strict=True)):
+        a = np.asarray(a)
+        if a.ndim < 1 or a.shape[0] < 1:
+            raise InputError(f"golden input {name!r} needs a leading sample axis. Received: shape={a.shape}")
+        wire = np.ascontiguousarray(a, dtype=_wire_dtype(name, a))
+        path = work / f"input_{k}.bin"
+        wire.tofile(path)
+        inputs.append({"name": name, "dtype": "float32" if wire.dtype.kind == "f" else "int32",
+                       "shape": list(wire.shape), "file": str(path)})
+    return inputs
+
+
+def _call_node(job_path: Path, backend: str, timeout: float) -> None:
+    """``node runner.js JOB.json`` with a timeout; its failure as a typed error."""
+    node = node_binary() or "node"  # unavailable_reason() found it a moment ago
+    try:
+        proc = subprocess.run([node, str(RUNNER_JS), str(job_path)], cwd=JS_DIR, stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as e:
+        raise EdgekitError(f"TF.js ({backend}) in Node did not finish within {timeout:g} s; "
+                           "raise the timeout or lower --max-time") from e
+    if proc.returncode != 0:
+        raise _runner_error(proc, backend)
+
+
+def _read_result(out_dir: Path, backend: str) -> tuple[dict[str, Any], dict[str, np.ndarray], np.ndarray]:
+    """runner.js's result.json, its output tensors and its per-run times."""
+    try:
+        result = json.loads((out_dir / "result.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise EdgekitError(f"TF.js ({backend}) in Node exited 0 but left no readable result ({e})") from e
+    outputs = {}
+    for o in result["outputs"]:
+        dtype = "<f4" if o["dtype"] == "float32" else "<i4"
+        outputs[o["name"]] = np.fromfile(o["file"], dtype=dtype).reshape(o["shape"])
+    return result, outputs, np.fromfile(result["samples_file"], dtype="<f8")
+
+
 class TfjsNodeRunner(OutOfProcessRunner):
     """TF.js in Node.js; ``options["backend"]`` is ``wasm`` (default) or ``cpu``."""
 
@@ -205,16 +246,7 @@ class TfjsNodeRunner(OutOfProcessRunner):
             work = Path(tmp)
             out_dir = work / "out"
             out_dir.mkdir()
-            inputs = []
-            for k, (name, a) in enumerate(zip(input_names, arrays, strict=True)):
-                a = np.asarray(a)
-                if a.ndim < 1 or a.shape[0] < 1:
-                    raise InputError(f"golden input {name!r} needs a leading sample axis. Received: shape={a.shape}")
-                wire = np.ascontiguousarray(a, dtype=_wire_dtype(name, a))
-                path = work / f"input_{k}.bin"
-                wire.tofile(path)
-                inputs.append({"name": name, "dtype": "float32" if wire.dtype.kind == "f" else "int32",
-                               "shape": list(wire.shape), "file": str(path)})
+            inputs = _write_inputs(work, input_names, arrays)
             job = {
                 "model_dir": str(model_dir.resolve()), "backend": backend, "threads": threads,
                 "inputs": inputs, "output_names": list(output_names),
@@ -225,27 +257,8 @@ class TfjsNodeRunner(OutOfProcessRunner):
             }
             job_path = work / "job.json"
             job_path.write_text(json.dumps(job), encoding="utf-8")
-            node = node_binary() or "node"  # unavailable_reason() found it a moment ago
-            try:
-                proc = subprocess.run(
-                    [node, str(RUNNER_JS), str(job_path)],
-                    cwd=JS_DIR, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                    timeout=timeout, check=False,
-                )
-            except subprocess.TimeoutExpired as e:
-                raise EdgekitError(f"TF.js ({backend}) in Node did not finish within {timeout:g} s; "
-                                   "raise the timeout or lower --max-time") from e
-            if proc.returncode != 0:
-                raise _runner_error(proc, backend)
-            try:
-                result = json.loads((out_dir / "result.json").read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError) as e:
-                raise EdgekitError(f"TF.js ({backend}) in Node exited 0 but left no readable result ({e})") from e
-            outputs = {}
-            for o in result["outputs"]:
-                dtype = "<f4" if o["dtype"] == "float32" else "<i4"
-                outputs[o["name"]] = np.fromfile(o["file"], dtype=dtype).reshape(o["shape"])
-            samples = np.fromfile(result["samples_file"], dtype="<f8")
+            _call_node(job_path, backend, timeout)
+            result, outputs, samples = _read_result(out_dir, backend)
 
         return TfjsResult(
             outputs=outputs, stats=result["latency"], samples_ms=samples, backend=backend,
