@@ -1,7 +1,7 @@
 """Property-based tests (Hypothesis): for any manifest, preprocessing record, --tol or option string, the CLI
 exits 0, 1 or 2 with no traceback (exit 2: one `edgekit: error:` line) and writes nothing outside its folders.
 
-Bounded: the "edgekit" settings profile caps examples per property (a few hundred in all, well under a minute)
+Bounded: the "edgekit" profile runs 50 examples per property (400 in all, ~15 s of CPU, under a minute loaded)
 and has no deadline (a loaded CI machine must not make timing flakes). HYPOTHESIS_PROFILE=thorough runs more.
 """
 
@@ -30,7 +30,7 @@ from edgekit.errors import InputError
 from edgekit.train.recipe import load_recipe
 from tests.helpers import manifest_dict
 
-settings.register_profile("edgekit", max_examples=60, deadline=None, derandomize=True, database=None,
+settings.register_profile("edgekit", max_examples=50, deadline=None, derandomize=True, database=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("thorough", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "edgekit"))
@@ -138,25 +138,37 @@ def _model(folder: Path) -> Path:
     return p
 
 
-@given(record=records, raw=st.none() | deep_text | st.text(max_size=30))
-def test_any_preprocessing_is_recorded_or_refused(record: Any, raw: str | None) -> None:
-    text = raw if raw is not None else json.dumps(record)
-    try:
-        schemas.check_preprocessing(schemas.loads_json(text, "p"), "p")
-        accepted = True
-    except InputError:
-        accepted = False
+def convert_reading(option: str, name: str, text: str, accepted: bool) -> None:
+    """convert with ``option FILE`` stops at a non-empty --out right after reading FILE: exit 2 either way, the
+    --out refusal exactly when the schema accepts FILE, and nothing anywhere written or removed."""
     with sandbox() as root:
-        model, pre, out = _model(root), root / "pre.json", root / "out"
-        pre.write_text(text)
+        model, given, out = _model(root), root / name, root / "out"
+        given.write_text(text)
         out.mkdir()
-        (out / "existing.txt").write_text("x")  # convert stops at --out (after reading --preprocessing)
+        (out / "existing.txt").write_text("x")
         before = snapshot(root, root / "nothing-is-owned")
         res = runner.invoke(app, ["convert", str(model), "--out", str(out), "--formats", "tflite-float32",
-                                  "--preprocessing", str(pre)])
+                                  option, str(given)])
         check_cli(res, (2,))
         assert ("is not empty" in res.output) == accepted, res.output
         assert snapshot(root, root / "nothing-is-owned") == before
+
+
+def accepts(read: Any, text: str, name: str) -> bool:
+    with tempfile.TemporaryDirectory() as d:
+        (Path(d) / name).write_text(text)
+        try:
+            read(Path(d) / name)
+        except InputError:
+            return False
+    return True
+
+
+@given(record=records, raw=st.none() | deep_text | st.text(max_size=30))
+def test_any_preprocessing_is_recorded_or_refused(record: Any, raw: str | None) -> None:
+    text = raw if raw is not None else json.dumps(record)
+    accepted = accepts(schemas.read_preprocessing, text, "pre.json")
+    convert_reading("--preprocessing", "pre.json", text, accepted)
     if accepted and isinstance(record, dict) and raw is None:
         for channels in (1, 3):
             try:
@@ -164,6 +176,15 @@ def test_any_preprocessing_is_recorded_or_refused(record: Any, raw: str | None) 
             except InputError:
                 continue
             assert len(p.mean) == len(p.std) == channels and all(s != 0 for s in p.std)
+
+
+@given(labels=st.lists(st.text(max_size=8), max_size=5) | json_values, raw=st.none() | deep_text,
+       name=st.sampled_from(["labels.json", "labels.txt"]))
+def test_any_labels_file_is_read_or_refused(labels: Any, raw: str | None, name: str) -> None:
+    text = raw if raw is not None else json.dumps(labels) if name.endswith(".json") else \
+        "\n".join(map(str, labels)) if isinstance(labels, list) else str(labels)
+    accepted = accepts(schemas.read_labels, text, name)
+    convert_reading("--labels", name, text, accepted)
 
 
 # ---------------------------------------------------------------------------------------------------------
