@@ -232,7 +232,7 @@ def test_calibration_toml_with_a_string_seed(tmp_path, mlp_path):
     (tmp_path / "cal.toml").write_text('[calibration]\nsource = "rows.npy"\nsamples = 10\nseed = "abc"\n')
     _assert_bad_input(_invoke(str(mlp_path), "--out", str(tmp_path / "o"), "--formats", "tflite-int8",
                               "--calibration", str(tmp_path / "cal.toml"), "--golden-samples", "8"),
-                      "'seed'", "'abc'")
+                      "seed: expected an integer", "'abc'")
 
 
 @pytest.mark.parametrize("argv, fragment", [
