@@ -18,6 +18,7 @@ import os
 import shlex
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,6 +43,12 @@ FLAGS = (
     "--no-first-run",
     "--disable-sync",
 )
+# A page that makes no progress for STALL_S seconds while its browser uses under IDLE_CPU of one core is
+# stuck (a request that never completes, a promise that never settles); after an uncaught page error the
+# job usually cannot finish, so ERROR_GRACE_S of silence is enough to report that error.
+STALL_S = 20.0
+ERROR_GRACE_S = 3.0
+IDLE_CPU = 0.2
 INSTALL_HINT = ("install Debian's chromium (`make setup-system`, i.e. .ci/browser-deps.sh, or "
                 "`apt-get install chromium`) or point EDGEKIT_CHROMIUM at a Chromium/Chrome binary")
 PLAYWRIGHT_HINT = ("pip install -c constraints.txt 'edgekit[browser]' (Playwright for Python; its browser "
@@ -112,6 +119,7 @@ class BrowserSession:
         self._pw: Any = None
         self.browser: Any = None
         self._n = 0
+        self._cdp: Any = None
         self.blocked: list[str] = []  # requests to anything but this server (none must happen)
 
     @property
@@ -145,7 +153,7 @@ class BrowserSession:
                 closer()
             except Exception:  # noqa: S110 - closing a browser that already died must not hide the real error
                 pass
-        self.browser = self._pw = None
+        self.browser = self._pw = self._cdp = None
         self.server.stop()
 
     def __enter__(self) -> BrowserSession:
@@ -206,12 +214,14 @@ class BrowserSession:
 
     def run_harness(self, engine: str, backend: str, model: Path, feeds: list[tuple[str, np.ndarray]],
                     output_names: list[str], threads: int = 1, runs: int = 50, warmup: int = 5,
-                    min_time: float = 1.0, max_time: float = 30.0, warmup_min_time: float = 0.25) -> dict[str, Any]:
+                    min_time: float = 1.0, max_time: float = 30.0, warmup_min_time: float = 0.25,
+                    stall_s: float = STALL_S) -> dict[str, Any]:
         """Run ``model`` in the harness page: every golden sample (batch 1) and the latency loops.
 
         ``engine`` is ``tfjs`` (``model`` = the folder holding model.json) or ``onnx`` (``model`` = the
         .onnx file); ``feeds`` are (model input name, [N, ...] array) pairs. Returns the page's result
-        with ``outputs`` decoded to arrays keyed by name, and ``peak_rss_mb`` of the renderer."""
+        with ``outputs`` decoded to arrays keyed by name, and ``peak_rss_mb`` of the renderer. A page that
+        makes no progress for ``stall_s`` seconds while Chromium is idle raises, naming the stage."""
         with tempfile.TemporaryDirectory(prefix="edgekit-browser-") as tmp, self.mounted(model) as model_url, \
                 self.mounted(Path(tmp)) as data_url:
             inputs = []
@@ -229,7 +239,7 @@ class BrowserSession:
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             try:
-                result = page.evaluate("job => window.edgekit.run(job)", job)
+                result = self.await_job(page, job, errors, stall_s)
             except Exception as e:
                 msg = first_line(e, limit=10_000).removeprefix("Error: ")[:400]
                 raise EdgekitError(f"{engine} ({backend}) in Chromium: {msg}") from e
@@ -242,13 +252,59 @@ class BrowserSession:
         result["page_errors"] = errors
         return result
 
+    def await_job(self, page: Any, job: dict[str, Any], errors: list[str], stall_s: float = STALL_S) -> dict[str, Any]:
+        """Start ``job`` in the harness page and poll it until it settles; its result, else raise.
+
+        The page marks progress at every stage, shard chunk and timed run. No progress for ``stall_s``
+        seconds while Chromium's processes use under :data:`IDLE_CPU` of a core is a stall (nothing in the
+        page is running, nothing will); after an uncaught page error ``ERROR_GRACE_S`` is enough. A page
+        busy in one long synchronous step is not a stall: that is bounded by the worker's timeout."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        page.evaluate("job => window.edgekit.start(job)", job)
+        state: dict[str, Any] = {"progress": -1, "stage": "starting", "detail": "", "page_errors": []}
+        since, cpu_since = time.monotonic(), self.cpu_seconds()
+        while True:
+            try:
+                handle = page.wait_for_function("seen => window.edgekit.poll(seen)", arg=state["progress"],
+                                                polling=100, timeout=1000)
+                state = handle.json_value()
+                since, cpu_since = time.monotonic(), self.cpu_seconds()
+            except PlaywrightTimeout:
+                pass
+            if state.get("done"):
+                if state.get("error"):
+                    raise EdgekitError(str(state["error"]))
+                return dict(state["result"])
+            idle = time.monotonic() - since
+            seen_errors = errors or state.get("page_errors") or []
+            if idle < (ERROR_GRACE_S if seen_errors else stall_s):
+                continue
+            cpu_now = self.cpu_seconds()
+            busy = None if cpu_now is None or cpu_since is None else (cpu_now - cpu_since) / idle
+            if busy is not None and busy >= IDLE_CPU:
+                since, cpu_since = time.monotonic(), cpu_now  # working (one long step): not a stall
+                continue
+            raise EdgekitError(_stall_message(state, idle, busy, seen_errors))
+
+    def _process_info(self) -> list[dict[str, Any]] | None:
+        """Chromium's own list of its processes (pid, type, cpuTime), or None when it cannot say."""
+        try:
+            if self._cdp is None:
+                self._cdp = self.browser.new_browser_cdp_session()
+            return list(self._cdp.send("SystemInfo.getProcessInfo")["processInfo"])
+        except Exception:
+            return None
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time used so far by all of this browser's processes (None when Chromium cannot say)."""
+        procs = self._process_info()
+        return None if procs is None else sum(float(p.get("cpuTime", 0.0)) for p in procs)
+
     def renderer_peak_rss_mb(self) -> float | None:
         """Peak resident memory (VmHWM) of the renderer process(es): where the page's model lived."""
-        try:
-            cdp = self.browser.new_browser_cdp_session()
-            procs = cdp.send("SystemInfo.getProcessInfo")["processInfo"]
-            cdp.detach()
-        except Exception:
+        procs = self._process_info()
+        if procs is None:
             return None
         peaks = []
         for p in procs:
@@ -262,6 +318,16 @@ class BrowserSession:
                 if line.startswith("VmHWM:"):
                     peaks.append(int(line.split()[1]) / 1024)
         return max(peaks) if peaks else None
+
+
+def _stall_message(state: dict[str, Any], idle: float, busy: float | None, page_errors: list[str]) -> str:
+    where = state.get("stage") or "starting"
+    if state.get("detail"):
+        where += f" ({state['detail']})"
+    cpu = "" if busy is None else f", Chromium at {100 * busy:.0f}% CPU"
+    if page_errors:
+        return f"page error while {where}: {page_errors[0]} (then no progress for {idle:.0f} s{cpu})"
+    return f"the page stalled while {where}: no progress for {idle:.0f} s{cpu}"
 
 
 def quick_settings() -> dict[str, Any]:

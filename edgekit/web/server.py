@@ -85,9 +85,12 @@ class StaticServer:
             parts = [p for p in rel.split("/") if p]
             if not parts or any(p in (".", "..") or "\\" in p for p in parts):
                 return None
-            candidate = target.joinpath(*parts).resolve()
-            # resolve() follows symlinks: a link that leaves the mount is refused like '..'.
-            if target not in candidate.parents or not candidate.is_file():
+            try:
+                candidate = target.joinpath(*parts).resolve()
+                # resolve() follows symlinks: a link that leaves the mount is refused like '..'.
+                if target not in candidate.parents or not candidate.is_file():
+                    return None
+            except (OSError, ValueError):  # a NUL byte, a name too long for the file system: not found
                 return None
             return candidate
         return None
@@ -104,11 +107,14 @@ class StaticServer:
 
             def _serve(self, body: bool) -> None:
                 file = server.resolve(self.path)
-                if file is None:
+                try:
+                    data = file.read_bytes() if file is not None else None
+                except OSError:  # removed or made unreadable since resolve(): not found either
+                    data = None
+                if file is None or data is None:
                     server.requests.append((404, self.path))
                     self.send_error(HTTPStatus.NOT_FOUND)
                     return
-                data = file.read_bytes()
                 server.requests.append((200, self.path))
                 self.send_response(HTTPStatus.OK)
                 ctype = _TYPES.get(file.suffix.lower()) or mimetypes.guess_type(file.name)[0]

@@ -1,6 +1,8 @@
-// edgekit's in-browser validation harness. The Python side (edgekit/web/session.py) serves this page,
-// the model and the vendored libraries from one 127.0.0.1 server, then calls
-// `await window.edgekit.run(job)`; everything measured here uses performance.now().
+// edgekit's in-browser validation harness. The Python side (edgekit/web/browser.py) serves this page,
+// the model and the vendored libraries from one 127.0.0.1 server, then calls `window.edgekit.start(job)`
+// and polls `window.edgekit.poll(seen)` until the job is done; everything measured here uses performance.now().
+// Every step of the job marks progress (stage, detail): a page that stops making progress while
+// Chromium sits idle is reported by the Python side as a stall naming the stage, never waited on forever.
 //
 // job = {engine: 'tfjs'|'onnx', backend: 'wasm'|'webgl'|'webgpu', threads, model_url, vendor,
 //        inputs: [{name, dtype: 'float32'|'int32', shape: [N, ...], url}], output_names: [...],
@@ -8,6 +10,47 @@
 // result = {outputs: [{name, dtype, shape: [N, ...], b64}], latency: [ms...], warmup: {...}, ...}
 
 const loaded = new Map();
+
+// What the job is doing now. `progress` counts marks: the poller returns whenever it changes.
+const state = { stage: 'idle', detail: '', progress: 0, done: false, error: null, result: null, page_errors: [] };
+
+function mark(stage, detail = '') {
+  state.stage = stage;
+  state.detail = detail;
+  state.progress += 1;
+}
+
+// Errors raised outside the job's promise chain (a library's stray callback, an unhandled rejection):
+// the job may then never settle, so the poller reports them with the stall.
+self.addEventListener('error', (e) => state.page_errors.push(String(e.message || e.error || e)));
+self.addEventListener('unhandledrejection', (e) => {
+  const r = e.reason;
+  state.page_errors.push(`unhandled rejection: ${r && r.message ? r.message : String(r)}`);
+});
+
+// fetch() that reads the whole body before it resolves. tf.loadGraphModel asks for every weight shard
+// at once and reads no body until all responses have started; over HTTP/1.1 Chromium opens at most six
+// connections per host, so with seven or more shards larger than what the sockets buffer (~2 MB each:
+// the converter's default shard is 4 MiB, i.e. any model over 24 MiB) the first six stall half-read and
+// the seventh never starts: a deadlock with Chromium idle. Draining each body as it arrives frees its
+// connection, and each chunk is progress.
+async function fetchDrained(url, init) {
+  const name = String(url).split('/').pop();
+  mark(state.stage, `requesting ${name}`);
+  const resp = await fetch(url, init);
+  if (!resp.ok || !resp.body) return resp;
+  const reader = resp.body.getReader();
+  const chunks = [];
+  let bytes = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    bytes += value.byteLength;
+    mark(state.stage, `${name}: ${bytes} bytes received`);
+  }
+  return new Response(new Blob(chunks), { status: resp.status, statusText: resp.statusText, headers: resp.headers });
+}
 
 function loadScript(url) {
   // The libraries are UMD builds that define globals (tf, ort): plain script tags, loaded once each.
@@ -49,6 +92,7 @@ function runLoop(step, minRuns, minTime, maxTime) {
   let elapsed = 0;
   while ((times.length < minRuns || elapsed < minTime) && elapsed <= maxTime) {
     times.push(step());
+    mark(state.stage, `${times.length} runs`);
     elapsed = (performance.now() - start) / 1e3;
   }
   return { times, elapsed };
@@ -60,6 +104,7 @@ async function runLoopAsync(step, minRuns, minTime, maxTime) {
   let elapsed = 0;
   while ((times.length < minRuns || elapsed < minTime) && elapsed <= maxTime) {
     times.push(await step());
+    mark(state.stage, `${times.length} runs`);
     elapsed = (performance.now() - start) / 1e3;
   }
   return { times, elapsed };
@@ -129,6 +174,7 @@ async function runTfjs(job) {
   const notes = [];
   const v = job.vendor;
   const t0 = performance.now();
+  mark('starting the TF.js backend', job.backend);
   await loadScript(v + 'tf-core.min.js');
   await loadScript(v + 'tf-backend-cpu.min.js');
   await loadScript(v + 'tf-converter.min.js');
@@ -160,12 +206,14 @@ async function runTfjs(job) {
     notes.push(`webgl: float32 render targets ${tf.env().getBool('WEBGL_RENDER_FLOAT32_ENABLED')}`);
   }
 
+  mark('reading the inputs');
   const inputs = [];
   for (const spec of job.inputs) inputs.push({ ...spec, data: await fetchTyped(spec) });
   const nSamples = inputs[0].shape[0];
 
+  mark('loading the model', job.model_url);
   const tLoad = performance.now();
-  const model = await tf.loadGraphModel(job.model_url);
+  const model = await tf.loadGraphModel(job.model_url, { fetchFunc: fetchDrained });
   const loadMs = performance.now() - tLoad;
 
   const sig = (model.modelSignature || {});
@@ -212,6 +260,7 @@ async function runTfjs(job) {
   };
   // WebGPU has no synchronous read-back worth timing: it runs the async path, like an app would.
   let useAsync = job.backend === 'webgpu';
+  mark('first inference');
   const feeds0 = feedsFor(0);
   let firstMs;
   if (!useAsync) {
@@ -226,13 +275,16 @@ async function runTfjs(job) {
   if (useAsync) firstMs = await stepAsync(feeds0);
   const step = useAsync ? () => stepAsync(feeds0) : () => stepSync(feeds0);
   const loop = useAsync ? runLoopAsync : runLoop;
+  mark('warm-up');
   const warm = await loop(step, job.warmup, job.warmup_min_time, job.max_time);
+  mark('timed runs');
   const measured = await loop(step, job.runs, job.min_time, job.max_time);
   dispose(feeds0);
 
   const perSample = [];
   const inferTimes = [];
   for (let i = 0; i < nSamples; i++) {
+    mark('golden samples', `${i} of ${nSamples}`);
     const t = performance.now();
     const feeds = feedsFor(i);
     if (useAsync) await stepAsync(feeds, perSample);
@@ -254,16 +306,19 @@ async function runTfjs(job) {
 async function runOnnx(job) {
   const notes = [];
   const t0 = performance.now();
+  mark('starting onnxruntime-web');
   await loadScript(job.vendor + 'ort.wasm.min.js');
   const ort = self.ort;
   ort.env.wasm.wasmPaths = job.vendor;
   ort.env.wasm.numThreads = job.threads;
   const backendMs = performance.now() - t0;
 
+  mark('reading the inputs');
   const inputs = [];
   for (const spec of job.inputs) inputs.push({ ...spec, data: await fetchTyped(spec) });
   const nSamples = inputs[0].shape[0];
 
+  mark('loading the model', job.model_url);
   const tLoad = performance.now();
   const session = await ort.InferenceSession.create(job.model_url, { executionProviders: ['wasm'] });
   const loadMs = performance.now() - tLoad;
@@ -296,13 +351,17 @@ async function runOnnx(job) {
     Object.values(res).forEach((t2) => t2.dispose && t2.dispose());
     return ms;
   };
+  mark('first inference');
   const feeds0 = feedsFor(0);
   const firstMs = await step(feeds0);
+  mark('warm-up');
   const warm = await runLoopAsync(() => step(feeds0), job.warmup, job.warmup_min_time, job.max_time);
+  mark('timed runs');
   const measured = await runLoopAsync(() => step(feeds0), job.runs, job.min_time, job.max_time);
   const perSample = [];
   const inferTimes = [];
   for (let i = 0; i < nSamples; i++) {
+    mark('golden samples', `${i} of ${nSamples}`);
     const t = performance.now();
     await step(feedsFor(i), perSample);
     inferTimes.push(performance.now() - t);
@@ -324,4 +383,23 @@ async function run(job) {
   return result;
 }
 
-window.edgekit = { run, probe, ready: true };
+// Start the job without awaiting it: the caller polls, so a job that never settles cannot hang it.
+function start(job) {
+  run(job).then((result) => {
+    state.result = result;
+  }, (e) => {
+    state.error = e && e.message ? e.message : String(e);
+  }).finally(() => {
+    state.done = true;
+    mark('done');
+  });
+}
+
+// The state once it differs from what the caller saw (`seen` progress marks) or the job is done; else null.
+function poll(seen) {
+  if (state.progress === seen && !state.done) return null;
+  const { result, ...rest } = state;
+  return state.done ? { ...rest, result } : rest;
+}
+
+window.edgekit = { run, start, poll, probe, ready: true };
