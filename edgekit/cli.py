@@ -5,60 +5,17 @@ Nothing heavy is imported at module level: ``edgekit --help`` must stay fast (se
 
 from __future__ import annotations
 
-import functools
-import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
 
 from edgekit import __version__
-from edgekit.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EdgekitError
+from edgekit.cli_wrap import OneLineUsageErrors, cli_errors, debug
+from edgekit.errors import EdgekitError
 from edgekit.formats import formats_help
 from edgekit.formats.cli_options import with_format_options
-
-
-class OneLineUsageErrors(TyperGroup):
-    """Typer prints a usage error as a multi-line box; edgekit's contract is one `edgekit: error:` line, exit 2.
-
-    Overriding ``main`` covers ``edgekit.cli.main()`` and Typer's CliRunner alike (both call it).
-    """
-
-    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:
-        # typer vendors click; these classes are what its parser raises (pinned typer, see constraints.txt).
-        from typer._click.exceptions import ClickException, NoArgsIsHelpError
-
-        try:
-            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except NoArgsIsHelpError as e:  # the help was printed when it was raised (Typer's rich help)
-            rv = e.exit_code
-        except ClickException as e:
-            if not standalone_mode:
-                raise
-            typer.echo(f"edgekit: error: {usage_line(e)}", err=True)
-            rv = getattr(e, "exit_code", EXIT_BAD_INPUT)
-        except typer.Abort:
-            if not standalone_mode:
-                raise
-            typer.echo("edgekit: aborted", err=True)
-            rv = 1
-        if not standalone_mode:
-            return rv
-        sys.exit(rv if isinstance(rv, int) else 0)
-
-
-def usage_line(e: Exception) -> str:
-    """A click usage error as one line: the command, what was wrong, and where the usage is."""
-    ctx = getattr(e, "ctx", None)
-    message = " ".join(e.format_message().split()) if hasattr(e, "format_message") else str(e)
-    if ctx is None:
-        return message
-    return f"{ctx.command_path}: {message} (see '{ctx.command_path} --help')"
-
 
 app = typer.Typer(
     cls=OneLineUsageErrors,
@@ -68,37 +25,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def cli_errors(fn: F) -> F:
-    """Turn EdgekitError into one line on stderr and its documented exit code (EDGEKIT_DEBUG=1: traceback).
-
-    Applied to every command so Typer's CliRunner and ``main()`` behave the same.
-    """
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except EdgekitError as e:
-            if _debug():
-                raise
-            typer.echo(f"edgekit: error: {e}", err=True)
-            raise typer.Exit(e.exit_code) from None
-        except KeyboardInterrupt:
-            if _debug():
-                raise
-            typer.echo("edgekit: interrupted; nothing was left half-written", err=True)
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _debug() -> bool:
-    return os.environ.get("EDGEKIT_DEBUG", "") not in ("", "0")
 
 
 def _version_callback(value: bool) -> None:
@@ -160,6 +86,10 @@ def convert_cli(
     seed: Annotated[int, typer.Option("--seed", help="Seed for splitting calibration/golden data.")] = 0,
     force: Annotated[bool, typer.Option("--force", help="Replace a non-empty output folder.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display; summary only.")] = False,
+    trust_source: Annotated[
+        bool, typer.Option("--trust-source", help="Convert a SavedModel even when its serving signature reads or "
+                           "writes files or calls Python (refused by default; see docs/security.md).")
+    ] = False,
     format_options: dict[str, Any] | None = None,  # --int8-io, --opset, ...: see with_format_options
 ) -> None:
     """Convert MODEL to SavedModel, TFLite (float32/float16/dynamic/int8), TF.js and ONNX, with a manifest."""
@@ -169,8 +99,12 @@ def convert_cli(
     opts = ConvertOptions(formats=formats, calibration=calibration, calibration_samples=calibration_samples,
                           golden=golden, golden_samples=golden_samples, input_shapes=list(input_shape or []),
                           labels=labels, preprocessing=preprocessing, jobs=jobs, seed=seed, force=force,
-                          progress=not quiet, **(format_options or {}))
+                          progress=not quiet, trust_source=trust_source, **(format_options or {}))
     result = convert(model, out, opts)
+    if result.manifest.source.get("executes_code"):
+        from edgekit.source import SAVED_MODEL_NOTICE
+
+        typer.echo(f"notice: {SAVED_MODEL_NOTICE}", err=True)
     print_convert_summary(result)
     raise typer.Exit(0 if result.all_ok else 1)
 
@@ -374,7 +308,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv)
     except EdgekitError as e:
-        if _debug():
+        if debug():
             raise
         sys.stderr.write(f"edgekit: error: {e}\n")
         sys.exit(e.exit_code)

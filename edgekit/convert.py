@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from edgekit import __version__, outdir
+from edgekit import __version__, artifact_check, isolate, outdir
 from edgekit import golden as gd
 from edgekit import manifest as mf
 from edgekit.data import describe, input_paths
@@ -47,6 +47,7 @@ class CommonOptions:
     seed: int = 0
     force: bool = False
     progress: bool = False
+    trust_source: bool = False  # run a SavedModel even when its signature has file/process ops (graph_check.py)
 
 
 # CommonOptions plus one field per format option (int8_io, int8_weights, lstm, tfjs_quantize, opset, ...),
@@ -170,6 +171,7 @@ def _convert(model: Path, kind: str, out: Path, opts: ConvertOptions, targets: l
     try:
         with outdir.staging(out) as st, contextlib.ExitStack() as stack:
             term = stack.enter_context(outdir.native_stderr_to(st.path / CONVERT_LOG))
+            stack.enter_context(isolate.prestart(model, kind, targets))  # crash containment (edgekit/isolate.py)
             if hook is None and opts.progress:
                 from edgekit.console import ConvertProgress
 
@@ -193,7 +195,7 @@ def _build(model: Path, kind: str, staging: Path, opts: ConvertOptions, targets:
     from edgekit import source as src
 
     notify("load", "running", None)
-    source, loaded = src.load(model, kind, input_shapes)
+    source, loaded = src.load(model, kind, input_shapes, trust=opts.trust_source)
     sm_dir = staging / TARGETS["saved_model"].path
     src.export_saved_model(source, loaded, sm_dir)
     sig_inputs, sig_outputs = src.saved_model_signature(sm_dir)
@@ -241,11 +243,12 @@ def _run_targets(ctx: Context, targets: list[Target], notify: ProgressHook) -> l
         notify(target.id, "running", None)
         t = time.perf_counter()
         try:
-            art = module(target).convert(ctx, target)
+            art = isolate.convert(module(target), ctx, target)
             if art.ok:  # a converter may return a failed artifact that keeps its findings (edgetpu pre-flight)
                 path = mf.safe_join(ctx.staging, art.path)
                 art.sha256 = mf.sha256_path(path)
                 art.bytes = mf.size_path(path)
+                artifact_check.check(ctx, art)  # ok only when its runtime loads it (edgekit/artifact_check.py)
         except EdgekitError as e:
             if isinstance(e, InputError) and not isinstance(e, ConversionError):
                 raise

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from edgekit import schemas
 from edgekit.errors import InputError
 from edgekit.manifest import TensorSpec
 
@@ -42,15 +43,6 @@ class CalibrationDefinition(BaseModel):
 
 
 CALIBRATION_KEYS = set(CalibrationDefinition.model_fields)
-
-
-def validation_line(e: ValidationError) -> str:
-    """A pydantic ValidationError as one line: the field, what was expected, what was received."""
-    parts = []
-    for err in e.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(document)"
-        parts.append(f"{where!r}: {err['msg'].lower()}, received {err.get('input')!r}")
-    return "; ".join(parts)
 
 
 def available_memory() -> int:
@@ -302,10 +294,7 @@ def _load_definition(path: Path, inputs: list[TensorSpec], what: str, seed: int)
         raise InputError(f"--{what} {path}: unknown key(s) {sorted(unknown)}; valid keys: {sorted(CALIBRATION_KEYS)}")
     if "source" not in body:
         raise InputError(f"--{what} {path}: missing 'source' (a .npy/.npz file or image folder, relative to the toml)")
-    try:
-        definition = CalibrationDefinition.model_validate(body)
-    except ValidationError as e:
-        raise InputError(f"--{what} {path}: {validation_line(e)}; see calibration/README.md") from None
+    definition = schemas.validate(CalibrationDefinition, body, f"--{what} {path} (see calibration/README.md)")
     src = (path.parent / definition.source).resolve()
     if src.suffix == ".toml":
         raise InputError(f"--{what} {path}: 'source' may not be another .toml")

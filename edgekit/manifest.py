@@ -201,6 +201,8 @@ def _swap(tp: Any, docs: dict[type, type[BaseModel]]) -> Any:
     """``tp`` with every record dataclass in it replaced by its schema model (list[QuantParams] -> list[doc])."""
     if tp in docs:
         return docs[tp]
+    if dataclasses.is_dataclass(tp):  # a record nested in a record: its own schema, derived the same way
+        return _schema_of(tp, docs)
     args = typing.get_args(tp)
     if not args:
         return tp
@@ -223,7 +225,6 @@ def _schema_of(dc: type, docs: dict[type, type[BaseModel]]) -> type[BaseModel]:
 
 _DOCS: dict[type, type[BaseModel]] = {}
 _TensorDoc = _schema_of(TensorSpec, _DOCS)
-_schema_of(QuantParams, _DOCS)
 _ArtifactDoc = _schema_of(Artifact, _DOCS)
 _RECORD_OF = {doc: dc for dc, doc in _DOCS.items()}
 

@@ -31,9 +31,20 @@ class Source:
     sha256: str
     keras_model: Any | None  # keras.Model for keras/h5 sources
     inputs: list[TensorSpec]  # names and shapes as exported in the canonical SavedModel
+    op_check: str = "passed"  # SavedModel only: "passed" or "skipped (--trust-source)"
 
     def describe(self) -> dict[str, Any]:
-        return {"path": str(self.path), "kind": self.kind, "sha256": self.sha256}
+        d: dict[str, Any] = {"path": str(self.path), "kind": self.kind, "sha256": self.sha256}
+        # The trust model (docs/security.md): Keras files are loaded in safe mode; a SavedModel is code.
+        if self.kind == "saved_model":
+            d.update(executes_code=True, op_check=self.op_check)
+        else:
+            d.update(executes_code=False, safe_mode=True)
+        return d
+
+
+SAVED_MODEL_NOTICE = ("a SavedModel is code: TensorFlow ran its graph with your rights during convert, and "
+                      "validate runs it again (see docs/security.md)")
 
 
 def sniff(path: Path) -> str:
@@ -82,8 +93,12 @@ def parse_input_shapes(specs: list[str]) -> dict[str | None, list[int]]:
     return out
 
 
-def load(path: Path, kind: str, input_shapes: dict[str | None, list[int]]) -> tuple[Source, Any]:
-    """Load MODEL. Returns the Source and a callable used for reference outputs and export."""
+def load(path: Path, kind: str, input_shapes: dict[str | None, list[int]],
+         trust: bool = False) -> tuple[Source, Any]:
+    """Load MODEL. Returns the Source and a callable used for reference outputs and export.
+
+    A SavedModel whose serving signature reaches file-system or process ops is refused unless ``trust``.
+    """
     import tensorflow as tf  # noqa: F401  (import once, here)
 
     sha = sha256_path(path)
@@ -98,7 +113,11 @@ def load(path: Path, kind: str, input_shapes: dict[str | None, list[int]]) -> tu
                              "check that the file is complete and was saved by Keras 3") from e
         specs = _keras_input_specs(model, input_shapes)
         return Source(path, kind, sha, model, specs), model
-    loaded = tf.saved_model.load(str(path))
+    if not trust:
+        from edgekit.graph_check import refuse_unsafe_ops
+
+        refuse_unsafe_ops(path)
+    loaded = _load_saved_model(path)
     sigs = getattr(loaded, "signatures", {})
     if "serving_default" not in sigs:
         raise InputError(f"SavedModel {path} has no 'serving_default' signature (has {sorted(sigs)}); export it "
@@ -109,7 +128,20 @@ def load(path: Path, kind: str, input_shapes: dict[str | None, list[int]]) -> tu
     for name in sorted(kw):
         spec = kw[name]
         specs.append(_resolve_shape(name, list(spec.shape.as_list()), spec.dtype.name, input_shapes, len(kw)))
-    return Source(path, kind, sha, None, specs), loaded
+    return Source(path, kind, sha, None, specs, "skipped (--trust-source)" if trust else "passed"), loaded
+
+
+def _load_saved_model(path: Path) -> Any:
+    import tensorflow as tf
+
+    try:
+        return tf.saved_model.load(str(path))
+    except Exception as e:  # TF raises OSError, NotFoundError, DecodeError, ValueError... for a damaged folder
+        if not (path / "variables").is_dir():
+            raise InputError(f"SavedModel {path} has no variables/ folder (copied without it?): TensorFlow cannot "
+                             "load it; copy the whole SavedModel folder, or re-export it") from e
+        raise InputError(f"cannot load SavedModel {path} ({type(e).__name__}: {first_line(e)}); check that "
+                         "the folder is complete (saved_model.pb, variables/) or re-export it") from e
 
 
 def _keras_input_specs(model: Any, input_shapes: dict[str | None, list[int]]) -> list[TensorSpec]:

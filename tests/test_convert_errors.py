@@ -232,7 +232,7 @@ def test_calibration_toml_with_a_string_seed(tmp_path, mlp_path):
     (tmp_path / "cal.toml").write_text('[calibration]\nsource = "rows.npy"\nsamples = 10\nseed = "abc"\n')
     _assert_bad_input(_invoke(str(mlp_path), "--out", str(tmp_path / "o"), "--formats", "tflite-int8",
                               "--calibration", str(tmp_path / "cal.toml"), "--golden-samples", "8"),
-                      "'seed'", "'abc'")
+                      "seed: expected an integer", "'abc'")
 
 
 @pytest.mark.parametrize("argv, fragment", [
@@ -256,3 +256,30 @@ def test_help_and_no_arguments_still_show_help():
     assert res.exit_code == 0 and "--calibration" in res.output
     res = runner.invoke(app, [])
     assert res.exit_code in (0, 2) and "convert" in res.output and "edgekit: error" not in res.output
+
+
+def test_a_native_crash_costs_only_its_own_format(tmp_path, mlp_path, mlp_calibration, monkeypatch):
+    """Defect 10.5: a converter that segfaults (int8 calibration) took every format down with exit 139."""
+    import json
+
+    from edgekit.isolate import CRASH_HOOK
+
+    monkeypatch.setenv(CRASH_HOOK, "tflite-int8")
+    args = [str(mlp_path), "--out", str(tmp_path / "o"), "--formats", "tflite-int8,tflite-float32,onnx",
+            "--calibration", str(mlp_calibration), "--quiet"]
+    # Not contained, the crash kills the whole process: what happened before (exit 139 from a shell).
+    res = subprocess.run([sys.executable, "-m", "edgekit", "convert", *args], capture_output=True, text=True,
+                         timeout=300, env={**os.environ, "EDGEKIT_CONTAIN": "0"})
+    assert res.returncode == -11 and not (tmp_path / "o").exists()
+    for p in tmp_path.iterdir():  # what the killed run left behind (nothing could clean it)
+        if ".edgekit-tmp-" in p.name:
+            import shutil
+
+            shutil.rmtree(p)
+    res = _invoke(*args)
+    assert res.exit_code == 1, res.output
+    arts = {a["id"]: a for a in json.loads((tmp_path / "o" / "manifest.json").read_text())["artifacts"]}
+    assert arts["tflite-int8"]["status"] == "failed" and "SIGSEGV" in arts["tflite-int8"]["reason"]
+    assert arts["tflite-float32"]["status"] == "ok" and arts["onnx"]["status"] == "ok"
+    assert (tmp_path / "o" / "model_float32.tflite").stat().st_size == arts["tflite-float32"]["bytes"]
+    _no_leftovers(tmp_path)

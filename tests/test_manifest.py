@@ -34,6 +34,16 @@ def test_valid_manifest_round_trips_to_identical_bytes(tmp_path: Path) -> None:
     assert mf.save(mf.load(tmp_path), tmp_path).read_bytes() == (json.dumps(d, indent=2) + "\n").encode()
 
 
+def test_every_record_field_survives_save_and_load(tmp_path: Path) -> None:
+    """The schema is derived from the dataclasses: a field added to them (with its default) must load back."""
+    art = mf.Artifact(id="a", format="tflite", variant="float32", path="m.tflite")
+    art.quantization["inputs"].append(mf.QuantParams("x", "int8", 0.25, 3))
+    m = mf.Manifest(edgekit_version="0", source={}, inputs=[mf.TensorSpec("x", [None, 2], "float32")],
+                    outputs=[mf.TensorSpec("y", [None, 3], "float32")], artifacts=[art])
+    mf.save(m, tmp_path)
+    assert mf.load(tmp_path) == m
+
+
 def test_optional_fields_take_their_defaults() -> None:
     d = manifest_dict()
     for key in ("labels", "preprocessing", "golden", "calibration", "warnings", "created", "source"):
