@@ -34,6 +34,8 @@ def check(ctx: Any, art: Artifact) -> None:
     sample = {t.name: ctx.check_inputs[t.name] for t in ctx.inputs if t.name in ctx.check_inputs}
     try:
         art.extra["load_check"] = checker(safe_join(ctx.staging, art.path), art, sample)
+    except ImportError as e:  # the checking runtime is not installed: not the artifact's fault
+        art.extra["load_check"] = f"skipped: {type(e).__name__}: {first_line(e)}"
     except Exception as e:  # any failure to load means the artifact is unusable: record why
         art.status = STATUS_FAILED
         art.reason = f"written, but {_RUNTIME[art.format]} cannot load it: {type(e).__name__}: {first_line(e)}"
@@ -63,10 +65,10 @@ def _tflite(path: Path, art: Artifact, sample: dict[str, np.ndarray]) -> str:
 
 
 def _tfjs(path: Path, art: Artifact, sample: dict[str, np.ndarray]) -> str:
-    from edgekit.runtimes.tfjs_node import TfjsNodeRunner, available
+    from edgekit.runtimes.tfjs_node import TfjsNodeRunner, unavailable_reason
 
-    ok, why = available()
-    if not ok:
+    why = unavailable_reason({"backend": "cpu"})
+    if why:
         return f"skipped: {why}"
     if not sample:
         return "skipped: no sample input to run"

@@ -52,3 +52,29 @@ def test_formats_without_a_convert_time_runtime_are_said_so(tmp_path):
     art = Artifact(id="saved_model", format="saved_model", variant="float32", path="saved_model")
     check(_ctx(tmp_path), art)
     assert art.ok and art.extra["load_check"] == "not applicable at convert time"
+
+
+def test_a_missing_checking_runtime_skips_and_keeps_the_artifact(tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_onnxruntime(name, *args, **kwargs):
+        if name == "onnxruntime":
+            raise ImportError("No module named 'onnxruntime'")
+        return real_import(name, *args, **kwargs)
+
+    art = _onnx(tmp_path, "Erf")
+    monkeypatch.setattr(builtins, "__import__", no_onnxruntime)
+    check(_ctx(tmp_path), art)
+    assert art.ok and art.extra["load_check"].startswith("skipped: ImportError")
+
+
+def test_tfjs_is_loaded_in_node_when_node_is_there(converted_mlp):
+    """The TF.js check goes through the tfjs_node runner's public API (a renamed function broke it once)."""
+    from edgekit.runtimes.tfjs_node import unavailable_reason
+    from tests.helpers import require
+
+    require(unavailable_reason({"backend": "cpu"}) is None, "TF.js in Node is not installed")
+    tfjs = next(a for a in converted_mlp.manifest.artifacts if a.id == "tfjs")
+    assert tfjs.ok and tfjs.extra["load_check"].startswith("TF.js in Node (cpu): loaded"), tfjs.extra
