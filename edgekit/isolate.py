@@ -23,6 +23,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -155,9 +156,7 @@ def _child_env() -> dict[str, str]:
 
 
 def _child_main(work: Path, model: Path, kind: str) -> int:
-    from edgekit.convert import quiet_tensorflow
-
-    quiet_tensorflow()
+    # TF_CPP_MIN_LOG_LEVEL & co. come from the parent's environment (convert.quiet_tensorflow ran there).
     import tensorflow as tf  # noqa: F401  (the slow part, done while the parent loads the model)
 
     keras_model = None
@@ -185,7 +184,6 @@ def _child_main(work: Path, model: Path, kind: str) -> int:
 def _child_convert(work: Path, job: dict[str, Any], keras_model: Any) -> Artifact:
     import importlib
 
-    from edgekit.convert import ConvertOptions
     from edgekit.data import DataSet
     from edgekit.formats import TARGETS, Context, shared_load
 
@@ -193,7 +191,8 @@ def _child_convert(work: Path, job: dict[str, Any], keras_model: Any) -> Artifac
         data = {k: z[k] for k in z.files}
     calib = DataSet({k[2:]: v for k, v in data.items() if k.startswith("c/")}, source=job["calibration"]["source"],
                     warnings=list(job["calibration"]["warnings"]))
-    opts = ConvertOptions(**{k: v for k, v in job["options"].items() if k in ConvertOptions.__dataclass_fields__})
+    # The converters read options as attributes (int8_io, int8_weights, lstm, ...); no import of edgekit.convert.
+    opts = SimpleNamespace(**job["options"])
     ctx = Context(staging=Path(job["staging"]), saved_model_dir=Path(job["saved_model_dir"]),
                   inputs=[TensorSpec.from_dict(t) for t in job["inputs"]],
                   outputs=[TensorSpec.from_dict(t) for t in job["outputs"]], keras_model=keras_model,
