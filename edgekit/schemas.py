@@ -279,6 +279,27 @@ def read_train_record(path: Path) -> TrainRecord:
     return validate(TrainRecord, read_json(path, where), where)
 
 
-__all__ = ["COLORS", "HONOURED", "LABELS", "MAX_DEPTH", "RESIZES", "PreprocessingRecord", "TrainRecord",
+# ---------------------------------------------------------------------------------------------------------
+# TF_CONFIG: the multi-worker cluster (TensorFlow's documented format)
+
+
+class TFTask(BaseModel):
+    model_config = ConfigDict(strict=True, extra="allow")
+    type: str = "worker"
+    index: Annotated[int, Field(ge=0)] = 0
+
+
+class TFConfig(BaseModel):
+    model_config = ConfigDict(strict=True, extra="allow", allow_inf_nan=False)
+    cluster: dict[str, list[str]] = {}
+    task: TFTask = TFTask()
+
+
+def read_tf_config(raw: str) -> TFConfig:
+    where = "TF_CONFIG (environment variable)"
+    return validate(TFConfig, loads_json(raw, where), where)
+
+
+__all__ = ["COLORS", "HONOURED", "LABELS", "MAX_DEPTH", "RESIZES", "PreprocessingRecord", "TFConfig", "TrainRecord",
            "check_json", "check_preprocessing", "describe", "dumps_json", "finite_or_none", "loads_json", "one_line",
-           "read_json", "read_labels", "read_preprocessing", "read_train_record", "validate"]
+           "read_json", "read_labels", "read_preprocessing", "read_tf_config", "read_train_record", "validate"]

@@ -145,3 +145,29 @@ def test_train_record_is_typed(tmp_path: Path, doc: str, fragment: str) -> None:
     res = runner.invoke(app, ["convert", str(folder)])
     assert_bad_input(res, "train.json is not a readable `edgekit train` record", fragment)
     assert not (folder / "artifacts").exists()
+
+
+@pytest.mark.parametrize(("value", "fragment"), [
+    ("[1]", "expected an object, received [1]"),
+    ('{"task": {"type": "worker", "index": "abc"}}', "task.index: expected an integer, received 'abc'"),
+    ('{"task": {"index": -1}}', "task.index: expected a number >= 0"),
+    ('{"cluster": {"worker": "host:1"}}', "cluster.worker: expected a list"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+])
+def test_tf_config_is_typed(tmp_path: Path, monkeypatch, value: str, fragment: str) -> None:
+    # A stray TF_CONFIG gave AttributeError/ValueError tracebacks when `edgekit train` decided who writes --out.
+    monkeypatch.setenv("TF_CONFIG", value)
+    res = runner.invoke(app, ["train", "sunspots-forecaster", "--out", str(tmp_path / "o")])
+    assert_bad_input(res, "TF_CONFIG (environment variable)", fragment)
+    assert not (tmp_path / "o").exists()
+
+
+def test_tf_config_decides_the_chief(monkeypatch) -> None:
+    from edgekit.train.engine import is_chief
+
+    for value, chief in (('{"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 0}}', True),
+                         ('{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 1}}', False),
+                         ('{"cluster": {"chief": ["c:1"], "worker": ["a:1"]}, "task": {"type": "worker"}}', False),
+                         ('{"task": {"type": "chief", "index": 0}}', True)):
+        monkeypatch.setenv("TF_CONFIG", value)
+        assert is_chief() is chief, value

@@ -13,7 +13,6 @@ The output folder (what ``edgekit convert DIR`` reads with no flags):
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import shutil
@@ -29,7 +28,7 @@ import numpy as np
 
 from edgekit import __version__, outdir
 from edgekit.errors import InputError
-from edgekit.schemas import check_preprocessing, dumps_json, finite_or_none
+from edgekit.schemas import check_preprocessing, dumps_json, finite_or_none, read_tf_config
 
 TRAIN_MARKER = "train.json"
 MODEL_FILE = "model.keras"
@@ -75,10 +74,7 @@ def make_strategy(name: str) -> Any:
         if not os.environ.get("TF_CONFIG"):
             raise InputError("--strategy multiworker reads the cluster from the TF_CONFIG environment variable, "
                              "which is not set; see docs/recipes.md (multi-worker training)")
-        try:
-            json.loads(os.environ["TF_CONFIG"])
-        except json.JSONDecodeError as e:
-            raise InputError(f"TF_CONFIG is not valid JSON ({e})") from e
+        read_tf_config(os.environ["TF_CONFIG"])
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
 
@@ -88,10 +84,9 @@ def is_chief() -> bool:
     raw = os.environ.get("TF_CONFIG")
     if not raw:
         return True
-    task = json.loads(raw).get("task", {})
-    kind, index = task.get("type", "worker"), int(task.get("index", 0))
-    cluster = json.loads(raw).get("cluster", {})
-    return kind == "chief" or (kind == "worker" and index == 0 and "chief" not in cluster)
+    cfg = read_tf_config(raw)
+    kind, index = cfg.task.type, cfg.task.index
+    return kind == "chief" or (kind == "worker" and index == 0 and "chief" not in cfg.cluster)
 
 
 def callbacks(train: dict[str, Any], workdir: Path, has_validation: bool, log: Any = None) -> list[Any]:
