@@ -4,6 +4,7 @@ manifest's exact quantization numbers into the model card and the generated Kotl
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from edgekit.bundle import BundleOptions, bundle, png
 from edgekit.cli import app
 from edgekit.protocol import load_npz
 from edgekit.web import browser
-from tests.helpers import require
+from tests.helpers import pad_tfjs_artifact, require
 
 LABELS = ["top-left", "top-right", "bottom-left", "bottom-right"]  # tests.models.quadrant_images' classes
 
@@ -81,6 +82,24 @@ def test_web_bundle_page_shows_expected_label(web_bundle, engine: str) -> None:
         # The shown score is the source model's, within 8-bit input rounding.
         assert abs(scores[0] - max(web_bundle.facts["sample"]["reference_scores"])) < 0.02
         assert errors == [] and s.blocked == []  # offline: nothing outside the bundle was fetched
+
+
+def test_web_bundle_of_a_28_mb_model_loads_over_http_1(converted_cnn, labels_file, tmp_path: Path) -> None:
+    """Issue 10 #20 seen from the app: seven 4 MiB weight shards (DenseNet121's 28 MB) deadlocked
+    tf.loadGraphModel over HTTP/1.1 (six connections per host, no body read until all had answered)."""
+    reason = browser.unavailable_reason("tfjs", "tfjs-wasm")
+    require(reason is None, reason or "")
+    folder = tmp_path / "converted"
+    shutil.copytree(converted_cnn.out, folder)
+    pad_tfjs_artifact(folder)
+    web = bundle(folder, tmp_path / "web", BundleOptions(target="web", labels=labels_file))
+    assert len(list((web.out / "model").glob("pad-shard*of7.bin"))) == 7
+    with browser.BrowserSession(isolated=False) as s, s.mounted(web.out) as url:
+        page = s.new_page()
+        page.goto(s.server.url(url + "index.html"))
+        page.wait_for_selector("body[data-state]", timeout=60_000)
+        assert page.eval_on_selector("body", "b => b.dataset.state") == "ready", page.text_content("#error")
+        assert page.get_attribute("#prediction", "data-label") == web.facts["sample"]["expected_label"]
 
 
 @pytest.mark.parametrize("target,lang,ext", [("android", "kotlin", "kt"), ("ios", "swift", "swift")])

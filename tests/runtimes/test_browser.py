@@ -19,7 +19,7 @@ from edgekit import manifest
 from edgekit.protocol import BenchSettings, load_npz
 from edgekit.validate import ValidateOptions, validate
 from edgekit.web import browser
-from tests.helpers import require
+from tests.helpers import TFJS_SHARD, pad_tfjs_artifact, require, write_tfjs_shards
 
 # Float32 end to end; wasm (XNNPACK) and WebGL shaders sum in another order than TensorFlow: ~1e-7 on
 # this net. 1e-5 leaves a wide margin while a wrong weight, layout or output order shows up at ~1e-2.
@@ -134,15 +134,7 @@ def test_no_browser_is_unavailable_and_fails_only_in_ci(cnn, tmp_path: Path, mon
 # the first six shards stalled half-read and the seventh was never requested. The same seven 4 MiB shards
 # reproduce it without TensorFlow: a hand-written graph y = x + sum(w, axis=0).
 
-SHARD = 4 << 20  # tensorflowjs_converter's default --weight_shard_size_bytes
-
-
-def _write_shards(folder: Path, raw: bytes, prefix: str = "group1") -> list[str]:
-    paths = []
-    for k in range(0, len(raw), SHARD):
-        paths.append(f"{prefix}-shard{k // SHARD + 1}of{-(-len(raw) // SHARD)}.bin")
-        (folder / paths[-1]).write_bytes(raw[k:k + SHARD])
-    return paths
+SHARD = TFJS_SHARD
 
 
 def _seven_shard_model(folder: Path) -> np.ndarray:
@@ -151,7 +143,7 @@ def _seven_shard_model(folder: Path) -> np.ndarray:
     rows = (7 * SHARD - SHARD // 2) // 16
     w = np.zeros((rows, 4), "<f4")
     w[0], w[-1] = [1, 2, 3, 4], [10, 20, 30, 40]
-    paths = _write_shards(folder, w.tobytes() + np.int32(0).tobytes())
+    paths = write_tfjs_shards(folder, w.tobytes() + np.int32(0).tobytes())
     assert len(paths) == 7
     dims = lambda *s: {"dim": [{"size": str(v)} for v in s]}  # noqa: E731
     f32, i32 = {"type": "DT_FLOAT"}, {"type": "DT_INT32"}
@@ -190,22 +182,14 @@ def test_failing_model_behind_seven_shards_reports_the_page_error_within_seconds
     require(browser.unavailable_reason("tfjs", "tfjs-wasm") is None, browser.unavailable_reason("tfjs") or "")
     folder = tmp_path / "out"
     shutil.copytree(converted_cnn.out, folder)
-    raw = json.loads((folder / "manifest.json").read_text())
-    art = next(a for a in raw["artifacts"] if a["format"] == "tfjs")
-    tfjs = folder / art["path"]
-    model = json.loads((tfjs / "model.json").read_text())
-    # An op no TF.js backend knows (the model's own failure), and 28 MB of extra weights in seven shards.
-    last = model["modelTopology"]["node"][-1]
-    last["op"] = "EdgekitNoSuchOp"
-    model["weightsManifest"].append({"paths": _write_shards(tfjs, bytes(7 * SHARD - SHARD // 2), "pad"),
-                                     "weights": [{"name": "pad", "shape": [(7 * SHARD - SHARD // 2) // 4],
-                                                  "dtype": "float32"}]})
-    (tfjs / "model.json").write_text(json.dumps(model))
-    art["sha256"], art["bytes"] = manifest.sha256_path(tfjs), manifest.size_path(tfjs)
-    (folder / "manifest.json").write_text(json.dumps(raw))
 
+    def unknown_op(model: dict) -> None:  # the model's own failure: an op no TF.js backend knows
+        model["modelTopology"]["node"][-1]["op"] = "EdgekitNoSuchOp"
+
+    pad_tfjs_artifact(folder, edit=unknown_op)  # and 28 MB of extra weights in seven 4 MiB shards
+    art = next(a for a in manifest.load(folder).artifacts if a.format == "tfjs")
     t = time.monotonic()
-    rep = validate(folder, ValidateOptions(artifacts=[art["id"]], threads=1, ci=False, report_dir=tmp_path / "rep",
+    rep = validate(folder, ValidateOptions(artifacts=[art.id], threads=1, ci=False, report_dir=tmp_path / "rep",
                                            bench=BenchSettings(**QUICK), timeout_s=120))
     elapsed = time.monotonic() - t
     rows = {r["runtime"]: r for r in rep["results"]}

@@ -10,6 +10,17 @@ async function loadConfig() {
   return resp.json();
 }
 
+// fetch() that has read the whole body when it resolves. tf.loadGraphModel requests every weight shard at
+// once and reads no body until all have answered: over HTTP/1.1 (six connections per host) seven or more
+// shards of the converter's default 4 MiB (a model over 24 MB) deadlock. Reading each as it arrives frees
+// its connection for the next.
+async function fetchWhole(url, init) {
+  const resp = await fetch(url, init);
+  if (!resp.ok) return resp;
+  const body = await resp.arrayBuffer();
+  return new Response(body, { status: resp.status, statusText: resp.statusText, headers: resp.headers });
+}
+
 function loadScript(url) {
   return new Promise((resolve, reject) => {
     const s = document.createElement('script');
@@ -87,7 +98,7 @@ export async function loadClassifier(engine = 'tfjs', cfg = null) {
     await tf.setBackend('cpu');
   }
   await tf.ready();
-  const model = await tf.loadGraphModel(new URL(cfg.models.tfjs, here).href);
+  const model = await tf.loadGraphModel(new URL(cfg.models.tfjs, here).href, { fetchFunc: fetchWhole });
   return {
     cfg, backend: `TF.js (${backend})`,
     async classify(picture) {
