@@ -291,3 +291,9 @@ def test_the_checks_catch_what_they_claim(tmp_path: Path, monkeypatch) -> None:
     assert mods["edgekit.c"].private_uses == {"edgekit.a._secret", "edgekit.sub._impl"}
     assert mods["edgekit.sub.ok"].private_uses == set()  # a private module used inside its own package
     assert mods["edgekit.a"].private_uses == set()
+
+
+def test_function_lengths_are_measured_with_qualified_names() -> None:
+    body = "\n".join(f"        x{i} = {i}" for i in range(60))
+    src = f"class Runner:\n    def run(self):\n{body}\n\n        def inner():\n            pass\n\ndef short():\n    pass\n"
+    assert dict(_functions(ast.parse(src))) == {"Runner.run": 64, "Runner.run.inner": 2, "short": 2}
