@@ -295,5 +295,6 @@ def test_the_checks_catch_what_they_claim(tmp_path: Path, monkeypatch) -> None:
 
 def test_function_lengths_are_measured_with_qualified_names() -> None:
     body = "\n".join(f"        x{i} = {i}" for i in range(60))
-    src = f"class Runner:\n    def run(self):\n{body}\n\n        def inner():\n            pass\n\ndef short():\n    pass\n"
+    src = (f"class Runner:\n    def run(self):\n{body}\n\n        def inner():\n            pass\n\n"
+           "def short():\n    pass\n")
     assert dict(_functions(ast.parse(src))) == {"Runner.run": 64, "Runner.run.inner": 2, "short": 2}
