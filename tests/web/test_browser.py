@@ -121,3 +121,17 @@ def test_a_job_that_fails_reports_the_page_reason(session, tmp_path: Path) -> No
             session.await_job(page, {}, errors)
     finally:
         page.close()
+
+
+def test_probe_does_not_wait_for_a_gpu_adapter_that_never_comes(session) -> None:
+    page = session.harness_page()
+    try:
+        page.evaluate("""() => Object.defineProperty(navigator, 'gpu', {
+            value: { requestAdapter: () => new Promise(() => {}) }, configurable: true })""")
+        t = time.monotonic()
+        info = page.evaluate("() => Promise.race([window.edgekit.probe(), "
+                             "new Promise(r => setTimeout(() => r({webgpu: 'hung'}), 12000))])")
+        elapsed = time.monotonic() - t
+    finally:
+        page.close()
+    assert info["webgpu"] is None and 4.5 < elapsed < 15, (info, elapsed)

@@ -155,7 +155,9 @@ async function probe() {
   }
   if (navigator.gpu) {
     try {
-      const adapter = await navigator.gpu.requestAdapter();
+      // A GPU process that never answers must not hang the probe (and with it every GPU row): 5 s is ample.
+      const timeout = new Promise((resolve) => { setTimeout(() => resolve(null), 5000); });
+      const adapter = await Promise.race([navigator.gpu.requestAdapter(), timeout]);
       if (adapter) {
         const info = adapter.info || {};
         out.webgpu = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'adapter';
