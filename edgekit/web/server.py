@@ -9,6 +9,7 @@ stops when its ``with`` block ends.
 from __future__ import annotations
 
 import mimetypes
+import os
 import threading
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -36,6 +37,13 @@ ISOLATION_HEADERS = {
     "Cross-Origin-Embedder-Policy": "require-corp",
     "Cross-Origin-Resource-Policy": "same-origin",
 }
+
+
+def _read_no_follow(path: Path) -> bytes:
+    """The bytes of ``path``, refusing (OSError) a symlink put in its place after it was resolved."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as f:
+        return f.read()
 
 
 class StaticServer:
@@ -108,8 +116,8 @@ class StaticServer:
             def _serve(self, body: bool) -> None:
                 file = server.resolve(self.path)
                 try:
-                    data = file.read_bytes() if file is not None else None
-                except OSError:  # removed or made unreadable since resolve(): not found either
+                    data = _read_no_follow(file) if file is not None else None
+                except OSError:  # removed, unreadable or replaced by a link since resolve(): not found either
                     data = None
                 if file is None or data is None:
                     server.requests.append((404, self.path))

@@ -94,6 +94,13 @@ def test_file_removed_after_resolve_is_not_found(tree: Path, monkeypatch) -> Non
         assert s.requests == [(404, "/pub/gone.bin")]
 
 
+def test_a_file_swapped_for_a_link_after_resolve_is_not_followed(tree: Path, monkeypatch) -> None:
+    with StaticServer() as s:
+        s.mount("/pub/", tree / "pub")
+        monkeypatch.setattr(s, "resolve", lambda path: tree / "pub" / "link")  # now a link to secret.txt
+        assert _get(s, "/pub/a.wasm")[:2] == (404, b"")
+
+
 def test_binds_loopback_only_and_stops(tree: Path) -> None:
     with StaticServer() as s:
         s.mount("/pub/", tree / "pub")
