@@ -34,7 +34,7 @@ def _abs(p: Path) -> Path:
     return Path(os.path.abspath(p))
 
 
-def _inside(child: Path, parent: Path) -> bool:
+def inside(child: Path, parent: Path) -> bool:
     """``child`` equals ``parent`` or lies under it, lexically or once links are resolved."""
     for c, p in ((_abs(child), _abs(parent)), (child.resolve(), parent.resolve())):
         if c == p or p in c.parents:
@@ -47,7 +47,7 @@ def check_out(out: Path, force: bool, protected: Iterable[Path] = (), *, reads: 
     """Refuse an output folder the command cannot own. ``protected``: input files and folders that must
     survive --force; ``reads``: the folder the command reads, which --out may not be in, be, or hold."""
     out = Path(out)
-    if reads is not None and (_inside(out, reads) or _inside(reads, out)):
+    if reads is not None and (inside(out, reads) or inside(reads, out)):
         raise InputError(f"{option} {out} overlaps the input folder {reads} (inside it, the same, or a parent "
                          f"of it); --force would replace what is being read. Choose an {option} outside it")
     if out.is_symlink() or (out.exists() and not out.is_dir()):
@@ -58,7 +58,7 @@ def check_out(out: Path, force: bool, protected: Iterable[Path] = (), *, reads: 
             raise InputError(f"{option} {out} exists and is not empty; pass --force to replace it or choose "
                              "another folder")
         for p in protected:
-            if _inside(Path(p), out):
+            if inside(Path(p), out):
                 raise InputError(f"{option} {out} contains the input {p}; --force would delete it. Choose "
                                  "another output folder or move the input out of it")
     probe = _abs(out).parent

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import json
 import math
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,15 @@ def public(report: dict[str, Any]) -> dict[str, Any]:
 REPORT_FILES = {"json": "report.json", "md": "report.md", "html": "report.html"}
 
 
-def check_report_dir(folder: Path, root: Path, option: str = "--report") -> Path:
+def check_report_dir(folder: Path, root: Path, option: str = "--report", keep: Iterable[Path] = ()) -> Path:
     """Refuse, before anything runs, a report folder that cannot take the reports: a file, a folder where a
-    report file goes, or a path inside the validated folder ``root`` that a symlink leads out of it."""
+    report file goes, a path inside the validated folder ``root`` that a symlink leads out of it, or a folder
+    inside one of the ``keep`` paths (artifacts: a report written there would change their sha256)."""
     folder = outdir.contained(root, Path(folder), option)
+    for p in keep:
+        if outdir.inside(folder, p):
+            raise InputError(f"{option} {folder} lies inside the artifact {p}: the reports would change it and "
+                             f"its sha256 would no longer match. Choose another {option}")
     outdir.check_writable_folder(folder, REPORT_FILES.values(), option)
     return folder
 

@@ -248,7 +248,8 @@ def _prepare(folder: Path | str, opts: ValidateOptions) -> tuple[ConvertedFolder
     m = src.manifest
     check_scopes(overrides, [a.id for a in m.artifacts], [a.variant for a in m.artifacts])
     report_dir = check_report_dir(opts.report_dir or src.folder / "report", src.folder,
-                                  "--report" if opts.report_dir else "report folder")
+                                  "--report" if opts.report_dir else "report folder",
+                                  keep=[src.folder / a.path for a in m.artifacts if a.ok and a.path])
     selected = list(m.artifacts)
     if opts.artifacts:
         selected = [m.artifact(i) for i in dict.fromkeys(opts.artifacts)]  # unknown id -> ManifestError

@@ -455,3 +455,12 @@ def test_non_finite_times_are_refused(tmp_path: Path, extra: list[str]) -> None:
     d = fake_converted_folder(tmp_path / "conv")
     res = CliRunner().invoke(app, ["validate", str(d), *extra])
     assert_bad_input(res, extra[0])
+
+
+def test_report_inside_an_artifact_folder_is_refused(tmp_path: Path) -> None:
+    art = {"id": "tfjs", "format": "tfjs", "variant": "float32", "path": "tfjs", "status": "ok", "sha256": "0" * 64}
+    d = fake_converted_folder(tmp_path / "conv", artifacts=[art])
+    (d / "tfjs").mkdir()
+    res = CliRunner().invoke(app, ["validate", str(d), "--report", str(d / "tfjs" / "r")])
+    assert_bad_input(res, "inside the artifact", "sha256")
+    assert list((d / "tfjs").iterdir()) == []

@@ -16,7 +16,7 @@ import numpy as np
 
 from edgekit import __version__
 from edgekit import manifest as mf
-from edgekit.bundle import BundleOptions, Source, copy_file, output_meaning
+from edgekit.bundle.common import BundleOptions, Source, copy_file, output_meaning
 from edgekit.bundle.preprocess import resolve
 from edgekit.errors import InputError
 from edgekit.schemas import dumps_json

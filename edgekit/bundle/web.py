@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from edgekit import __version__
-from edgekit.bundle import BundleOptions, Source, copy_file, output_meaning, png, top_margin
+from edgekit.bundle import png
+from edgekit.bundle.common import BundleOptions, Source, copy_file, output_meaning, top_margin
 from edgekit.bundle.preprocess import Preprocessing, resolve
 from edgekit.errors import InputError, MissingDependency
 from edgekit.schemas import dumps_json
