@@ -145,3 +145,47 @@ def test_convert_force_never_deletes_a_calibration_source_named_by_a_toml(tmp_pa
                                    "tflite-int8", "--calibration", str(toml)])
     assert_bad_input(res, "calib.npy", "--force would delete it")
     assert (out / "calib.npy").read_bytes() == b"data"
+
+
+# Where an input may sit relative to --out: a path below tmp, a path below out, or a link to either.
+_PLACES = ["in/a.txt", "out/a.txt", "out/sub/a.txt", "out", "link_to_out_file", "out/link_outside"]
+
+
+def _lay_out(root: Path, place: str) -> Path:
+    (root / "in").mkdir(exist_ok=True)
+    (root / "in" / "a.txt").write_text("input")
+    (root / "out" / "sub").mkdir(parents=True, exist_ok=True)
+    (root / "out" / "a.txt").write_text("input")
+    (root / "out" / "sub" / "a.txt").write_text("input")
+    if not (root / "link_to_out_file").is_symlink():
+        (root / "link_to_out_file").symlink_to(root / "out" / "a.txt")
+        (root / "out" / "link_outside").symlink_to(root / "in" / "a.txt")
+    return root / place
+
+
+def test_force_never_loses_a_protected_input(tmp_path_factory) -> None:
+    """For any set of inputs placed anywhere around --out: check_out refuses, or after --force and the atomic
+    replace every input still reads as before."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from edgekit import outdir
+    from edgekit.errors import InputError
+
+    @settings(max_examples=60, deadline=None, derandomize=True, database=None)
+    @given(st.lists(st.sampled_from(_PLACES), min_size=1, max_size=3, unique=True))
+    def prop(places: list[str]) -> None:
+        root = tmp_path_factory.mktemp("p")
+        inputs = [_lay_out(root, p) for p in places]
+        before = {p: sorted(x.name for x in p.iterdir()) if p.is_dir() else p.read_text() for p in inputs}
+        try:
+            outdir.check_out(root / "out", force=True, protected=inputs)
+        except InputError:
+            return
+        with outdir.staging(root / "out") as stage:
+            (stage.path / "new.txt").write_text("new")
+        for p, content in before.items():
+            assert (sorted(x.name for x in p.iterdir()) if p.is_dir() else p.read_text()) == content, p
+        assert sorted(x.name for x in (root / "out").iterdir()) == ["new.txt"]
+
+    prop()
