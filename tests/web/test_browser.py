@@ -87,7 +87,7 @@ def test_an_uncaught_page_error_is_reported_after_a_short_grace(session, tmp_pat
             session.await_job(page, {}, errors, stall_s=60.0)
     finally:
         page.close()
-    assert time.monotonic() - t < browser.ERROR_GRACE_S + 5
+    assert time.monotonic() - t < 20  # seconds, not the 60 s stall limit given
 
 
 def test_a_busy_page_is_not_a_stall(session, tmp_path: Path) -> None:
