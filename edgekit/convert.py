@@ -25,6 +25,7 @@ from edgekit import manifest as mf
 from edgekit.data import describe, input_paths
 from edgekit.errors import ConversionError, EdgekitError, InputError, first_line
 from edgekit.formats import OPTIONS, TARGETS, Context, Target, by_cost, check_options, module, parse_formats
+from edgekit.formats import unused_options as unused_format_options
 from edgekit.schemas import read_labels, read_preprocessing, read_train_record
 from edgekit.train.engine import TRAIN_MARKER
 
@@ -201,6 +202,7 @@ def _build(model: Path, kind: str, staging: Path, opts: ConvertOptions, targets:
     sig_inputs, sig_outputs = src.saved_model_signature(sm_dir)
     sig_outputs = sorted(sig_outputs, key=lambda t: gd.natural_key(t.name))
     warnings: list[str] = list(notices)  # stale staging folders removed (a killed earlier run)
+    warnings += unused_format_options(opts, targets)
 
     calib, golden = gd.datasets(opts, sig_inputs, warnings)
     reference = gd.reference_outputs(source, loaded, sig_inputs, sig_outputs, golden.arrays)

@@ -263,3 +263,13 @@ def test_per_tensor_int8_is_smaller_and_still_agrees(tmp_path, mobilenet_path, m
     assert a.bytes < 0.9 * per_channel.bytes
     _, top1 = _parity(folder, m, inputs, ref)["tflite-int8"]
     assert top1 >= INT8_MIN_TOP1
+
+
+def test_an_option_for_a_format_not_asked_for_is_a_warning(tmp_path, mlp_path, mlp_calibration):
+    from edgekit.convert import ConvertOptions, convert
+
+    res = convert(mlp_path, tmp_path / "o", ConvertOptions(formats="saved_model", golden=str(mlp_calibration),
+                                                           tfjs_quantize="uint8"))
+    assert res.all_ok and [a.id for a in res.manifest.artifacts] == ["saved_model"]
+    assert "--tfjs-quantize 'uint8' has no effect: it applies to tfjs, and --formats asked for none of them" \
+        in res.manifest.warnings

@@ -103,12 +103,12 @@ FORMATS: dict[str, Format] = {
                    choices=("none", "float16", "uint8", "uint16")),)),
         Format("onnx", "edgekit.formats.onnx", needs=("tf2onnx",), why="its SavedModel converter", options=(
             Option("opset", "--opset", 17, "ONNX opset.", bounds=(9, 21), bounds_why="tf2onnx supports"),)),
-        Format("edgetpu", "edgekit.formats.edgetpu", needs=("edgetpu_compiler",),
+        Format("edgetpu", "edgekit.formats.edgetpu", options=(*INT8, LSTM), needs=("edgetpu_compiler",),
                why="Coral's compiler maps the int8 model onto the Edge TPU (x86-64 Linux only); without it the "
                    "artifact records the pre-flight and the install hint"),
     )
 }
-# Every format option, in registry order, once (edgetpu reads tflite's int8 options).
+# Every format option, in registry order, once (edgetpu converts through tflite and reads its options).
 OPTIONS: tuple[Option, ...] = tuple({o.name: o for f in FORMATS.values() for o in f.options}.values())
 
 TARGETS: dict[str, Target] = {
@@ -168,6 +168,20 @@ def check_options(options: Any) -> None:
     """Check every format option on ``options`` (a ConvertOptions) before anything heavy is imported."""
     for opt in OPTIONS:
         opt.check(getattr(options, opt.name))
+
+
+def unused_options(options: Any, targets: list[Target]) -> list[str]:
+    """Each format reads only the options it declares: one line per option set away from its default that no
+    chosen target reads (recorded as a warning, so a typo'd --formats does not go unnoticed)."""
+    read = {o.name for t in targets for o in FORMATS[t.format].options}
+    lines = []
+    for opt in OPTIONS:
+        value = getattr(options, opt.name)
+        if opt.name not in read and value != opt.default:
+            owners = ", ".join(f.name for f in FORMATS.values() if opt in f.options)
+            lines.append(f"{opt.flag} {value!r} has no effect: it applies to {owners}, and --formats asked for none "
+                         "of them")
+    return lines
 
 
 def module(target: Target) -> ModuleType:

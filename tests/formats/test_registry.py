@@ -95,3 +95,29 @@ def test_context_scratch_folders_are_siblings_removed_on_close(tmp_path) -> None
         with pytest.raises(ValueError, match="identifiers"):
             ctx.scratch("../elsewhere")
     assert not work.exists() and staging.is_dir()
+
+
+def test_an_option_no_chosen_format_reads_is_reported() -> None:
+    from edgekit.convert import ConvertOptions
+    from edgekit.formats import unused_options
+
+    opts = ConvertOptions(opset=13, int8_io="uint8")
+    assert unused_options(opts, parse_formats("tfjs")) == [
+        "--int8-io 'uint8' has no effect: it applies to tflite, edgetpu, and --formats asked for none of them",
+        "--opset 13 has no effect: it applies to onnx, and --formats asked for none of them"]
+    assert unused_options(opts, parse_formats("tflite-int8,onnx")) == []
+    assert unused_options(ConvertOptions(), parse_formats("saved_model")) == []
+
+
+def test_each_format_module_reads_only_the_options_it_declares() -> None:
+    """The registry's per-format whitelist is the truth: a module reading another format's option fails here."""
+    import inspect
+    import re
+
+    every = {o.name for o in OPTIONS}
+    for fmt in FORMATS.values():
+        source = inspect.getsource(fmt.load())
+        read = set(re.findall(r"(?:ctx\.options|opts)\.(\w+)|getattr\(ctx\.options, \"(\w+)\"", source))
+        names = {a or b for a, b in read} & every
+        assert names <= {o.name for o in fmt.options}, (fmt.name, names)
+    assert {"int8_io", "int8_weights", "lstm"} <= {o.name for o in FORMATS["tflite"].options}
