@@ -6,7 +6,9 @@ refused the file (issue 10.21). Each format's own runtime now loads what was wri
 * ONNX: ``onnx.checker`` (full check) and an ONNX Runtime CPU session;
 * TFLite: a LiteRT interpreter that allocates its tensors (Flex models need the Flex delegate, which the
   Python LiteRT wheel lacks: skipped and said so);
-* TF.js: a load and one inference in Node (edgekit/js/runner.js, cpu backend), when Node is installed;
+* TF.js: a load in Node (edgekit/js/runner.js, cpu backend), when Node is installed; it also runs one
+  sample, and an inference failure (not a load failure) is noted for validate to report (TF.js 4.22 loads
+  but cannot execute Keras 3 LSTM graphs);
 * SavedModel: the converters already loaded it; Edge TPU: needs the Edge TPU runtime (validate runs it).
 
 ``check`` marks an artifact its runtime cannot load as failed, with the reason; what was checked goes into
@@ -20,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.errors import first_line
+from edgekit.errors import EdgekitError, InputError, first_line
 from edgekit.manifest import STATUS_FAILED, Artifact, safe_join
 
 
@@ -75,7 +77,12 @@ def _tfjs(path: Path, art: Artifact, sample: dict[str, np.ndarray]) -> str:
     names = art.io_names or {}
     inputs = list(names.get("inputs") or sample)
     feeds = {k: v[:1] for k, v in sample.items()}
-    res: Any = TfjsNodeRunner({"backend": "cpu"}).run(
-        path, feeds, inputs, list(names.get("outputs") or []), backend="cpu", runs=0, warmup=0, min_time=0.0,
-        max_time=5.0, warmup_min_time=0.0, timeout=120.0)
-    return f"TF.js in Node ({res.backend}): loaded, one inference in {res.load_ms:.0f} ms load"
+    try:
+        res: Any = TfjsNodeRunner({"backend": "cpu"}).run(
+            path, feeds, inputs, list(names.get("outputs") or []), backend="cpu", runs=0, warmup=0, min_time=0.0,
+            max_time=5.0, warmup_min_time=0.0, timeout=120.0)
+    except InputError:  # runner.js: the model (or its inputs) cannot be loaded: the artifact is unusable
+        raise
+    except EdgekitError as e:  # loaded, but one inference failed: validate measures and reports that
+        return f"TF.js in Node (cpu): loaded; one inference failed ({first_line(e)}), validate reports it"
+    return f"TF.js in Node ({res.backend}): loaded in {res.load_ms:.0f} ms, one inference ran"

@@ -77,4 +77,17 @@ def test_tfjs_is_loaded_in_node_when_node_is_there(converted_mlp):
 
     require(unavailable_reason({"backend": "cpu"}) is None, "TF.js in Node is not installed")
     tfjs = next(a for a in converted_mlp.manifest.artifacts if a.id == "tfjs")
-    assert tfjs.ok and tfjs.extra["load_check"].startswith("TF.js in Node (cpu): loaded"), tfjs.extra
+    assert tfjs.ok and tfjs.extra["load_check"].startswith("TF.js in Node (cpu): loaded in "), tfjs.extra
+
+
+def test_a_tfjs_folder_node_cannot_load_is_failed(tmp_path):
+    from edgekit.runtimes.tfjs_node import unavailable_reason
+    from tests.helpers import require
+
+    require(unavailable_reason({"backend": "cpu"}) is None, "TF.js in Node is not installed")
+    (tmp_path / "tfjs").mkdir()
+    (tmp_path / "tfjs" / "model.json").write_text("{}")
+    art = Artifact(id="tfjs", format="tfjs", variant="float32", path="tfjs",
+                   io_names={"inputs": ["x"], "outputs": ["y"]})
+    check(_ctx(tmp_path), art)
+    assert art.status == "failed" and "TF.js in Node cannot load it" in art.reason and "modelTopology" in art.reason
