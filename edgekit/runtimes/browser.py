@@ -16,6 +16,7 @@ system Chromium, runs the page, and stops both. Latency is measured inside the p
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ from edgekit.errors import EdgekitError
 from edgekit.protocol import Job, JobResult
 from edgekit.runtimes.base import OutOfProcessRunner, paired_io
 
+# The worker's stderr tail is kept on the row: a row that times out while busy then says which stage it was in.
+LOG = logging.getLogger(__name__)
 ENGINES = ("tfjs", "onnx")
 TFJS_BACKENDS = ("wasm", "webgl", "webgpu", "gpu")  # gpu: webgpu when offered, else webgl
 
@@ -104,7 +107,8 @@ class BrowserRunner(OutOfProcessRunner):
             r = session.run_harness(self.engine, backend, model,
                                     [(n, feeds[s_]) for n, s_ in zip(in_names, sig_in, strict=True)],
                                     out_names, threads=job.threads, runs=s.runs, warmup=s.warmup,
-                                    min_time=s.min_time, max_time=s.max_time, warmup_min_time=s.warmup_min_time)
+                                    min_time=s.min_time, max_time=s.max_time, warmup_min_time=s.warmup_min_time,
+                                    on_slow=lambda line: LOG.warning("%s: %s", job.runtime, line))
         np.savez(job.outputs_path, **{sig: r["outputs"][name] for name, sig in zip(out_names, sig_out, strict=True)})
         notes = list(r.get("notes") or [])
         if self.engine == "tfjs" and self.backend != "wasm":

@@ -19,7 +19,7 @@ import shlex
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -49,6 +49,7 @@ FLAGS = (
 STALL_S = 20.0
 ERROR_GRACE_S = 3.0
 IDLE_CPU = 0.2
+SLOW_S = 60.0  # a stage this long (busy, e.g. a big model on SwiftShader's CPU WebGL) is reported as it goes
 INSTALL_HINT = ("install Debian's chromium (`make setup-system`, i.e. .ci/browser-deps.sh, or "
                 "`apt-get install chromium`) or point EDGEKIT_CHROMIUM at a Chromium/Chrome binary")
 PLAYWRIGHT_HINT = ("pip install -c constraints.txt 'edgekit[browser]' (Playwright for Python; its browser "
@@ -215,7 +216,7 @@ class BrowserSession:
     def run_harness(self, engine: str, backend: str, model: Path, feeds: list[tuple[str, np.ndarray]],
                     output_names: list[str], threads: int = 1, runs: int = 50, warmup: int = 5,
                     min_time: float = 1.0, max_time: float = 30.0, warmup_min_time: float = 0.25,
-                    stall_s: float = STALL_S) -> dict[str, Any]:
+                    stall_s: float = STALL_S, on_slow: Callable[[str], None] | None = None) -> dict[str, Any]:
         """Run ``model`` in the harness page: every golden sample (batch 1) and the latency loops.
 
         ``engine`` is ``tfjs`` (``model`` = the folder holding model.json) or ``onnx`` (``model`` = the
@@ -239,7 +240,7 @@ class BrowserSession:
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             try:
-                result = self.await_job(page, job, errors, stall_s)
+                result = self.await_job(page, job, errors, stall_s, on_slow)
             except Exception as e:
                 msg = first_line(e, limit=10_000).removeprefix("Error: ")[:400]
                 raise EdgekitError(f"{engine} ({backend}) in Chromium: {msg}") from e
@@ -252,26 +253,33 @@ class BrowserSession:
         result["page_errors"] = errors
         return result
 
-    def await_job(self, page: Any, job: dict[str, Any], errors: list[str], stall_s: float = STALL_S) -> dict[str, Any]:
+    def await_job(self, page: Any, job: dict[str, Any], errors: list[str], stall_s: float = STALL_S,
+                  on_slow: Callable[[str], None] | None = None) -> dict[str, Any]:
         """Start ``job`` in the harness page and poll it until it settles; its result, else raise.
 
         The page marks progress at every stage, shard chunk and timed run. No progress for ``stall_s``
         seconds while Chromium's processes use under :data:`IDLE_CPU` of a core is a stall (nothing in the
         page is running, nothing will); after an uncaught page error ``ERROR_GRACE_S`` is enough. A page
-        busy in one long synchronous step is not a stall: that is bounded by the worker's timeout."""
+        busy in one long synchronous step is not a stall: that is bounded by the worker's timeout, and
+        ``on_slow`` hears every ``SLOW_S`` seconds which stage it is in (so a timed-out row says where)."""
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
         page.evaluate("job => window.edgekit.start(job)", job)
         state: dict[str, Any] = {"progress": -1, "stage": "starting", "detail": "", "page_errors": []}
         since, cpu_since = time.monotonic(), self.cpu_seconds()
+        stage_since = said = since
         while True:
             try:
                 handle = page.wait_for_function("seen => window.edgekit.poll(seen)", arg=state["progress"],
                                                 polling=100, timeout=1000)
-                state = handle.json_value()
+                stage, state = state.get("stage"), handle.json_value()
                 since, cpu_since = time.monotonic(), self.cpu_seconds()
+                stage_since = since if state.get("stage") != stage else stage_since
             except PlaywrightTimeout:
                 pass
+            if on_slow is not None and time.monotonic() - max(stage_since, said) >= SLOW_S:
+                said = time.monotonic()
+                on_slow(f"still {_where(state)} after {said - stage_since:.0f} s")
             if state.get("done"):
                 if state.get("error"):
                     raise EdgekitError(str(state["error"]))
@@ -320,10 +328,13 @@ class BrowserSession:
         return max(peaks) if peaks else None
 
 
+def _where(state: dict[str, Any]) -> str:
+    where = str(state.get("stage") or "starting")
+    return where + (f" ({state['detail']})" if state.get("detail") else "")
+
+
 def _stall_message(state: dict[str, Any], idle: float, busy: float | None, page_errors: list[str]) -> str:
-    where = state.get("stage") or "starting"
-    if state.get("detail"):
-        where += f" ({state['detail']})"
+    where = _where(state)
     cpu = "" if busy is None else f", Chromium at {100 * busy:.0f}% CPU"
     if page_errors:
         return f"page error while {where}: {page_errors[0]} (then no progress for {idle:.0f} s{cpu})"

@@ -135,3 +135,21 @@ def test_probe_does_not_wait_for_a_gpu_adapter_that_never_comes(session) -> None
     finally:
         page.close()
     assert info["webgpu"] is None and 4.5 < elapsed < 15, (info, elapsed)
+
+
+def test_a_long_stage_is_reported_as_it_goes(session, tmp_path: Path, monkeypatch) -> None:
+    # What a timed-out row keeps in its stderr tail: the stage the page was busy in, not only "timed out".
+    monkeypatch.setattr(browser, "SLOW_S", 1.0)
+    page, errors = _fake_harness(session, tmp_path, """
+        let state = { progress: 1, done: false, stage: 'golden samples', detail: '1 of 64' };
+        window.edgekit = {
+          start() { setTimeout(() => { state = { ...state, progress: 2, done: true, result: { ok: 1 } }; }, 3500); },
+          poll(seen) { return state.progress === seen && !state.done ? null : state; },
+        };""")
+    said: list[str] = []
+    try:
+        assert session.await_job(page, {}, errors, stall_s=60.0, on_slow=said.append) == {"ok": 1}
+    finally:
+        page.close()
+    assert 2 <= len(said) <= 4, said
+    assert said[0].startswith("still golden samples (1 of 64) after ") and said[0].endswith(" s")
