@@ -1,7 +1,8 @@
 """What crash containment (edgekit/isolate.py: int8 calibration in a child process) adds to a convert.
 
 Converts the test-suite's MobileNetV2 fixture (tests/models.py) with int8 contained and in-process,
-alternating, and prints the seconds and their ratio. Run: .venv/bin/python benchmarks/contain_cost.py [ROUNDS]
+alternating, and prints the seconds and their ratio.
+Run: PYTHONPATH=. .venv/bin/python benchmarks/contain_cost.py [ROUNDS] [FORMATS ...]
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ from pathlib import Path
 import numpy as np
 
 
-def main(rounds: int) -> None:
+def main(rounds: int, format_sets: tuple[str, ...]) -> None:
     from tests import models
 
     work = Path(tempfile.mkdtemp(prefix="edgekit-bench-"))
     model = models.build_mobilenet(work / "mobilenet.keras")
     x, y = models.quadrant_images(160, 32, seed=13)
     np.savez(work / "cal.npz", image=x, labels=y)
-    for formats in ("tflite-int8", "all"):
+    for formats in format_sets:
         times: dict[str, list[float]] = {"1": [], "0": []}
         for r in range(rounds):
             for contain in ("1", "0"):
@@ -39,4 +40,4 @@ def main(rounds: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 2, tuple(sys.argv[2:]) or ("tflite-int8", "all"))

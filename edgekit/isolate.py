@@ -5,8 +5,9 @@ that overflowed, seen in issue 10.5) it used to take the whole `edgekit convert`
 format lost, a staging folder left behind. Here such a target converts in a child Python process and the
 parent records a crash as a failed artifact with the signal's name.
 
-Cost: the child imports TensorFlow and loads the source model itself. It is started (``prestart``) before
-the parent loads the model, so that work overlaps the parent's own; it then waits for its one job.
+Cost: the child imports TensorFlow (and, for recurrent Keras models only, loads the Keras model to lower
+them). It is started (``prestart``) before the parent loads the model, so the import overlaps the parent's
+own work; it then waits for its one job. benchmarks/contain_cost.py measures what it adds.
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ def _run_job(child: _Child, module: Any, ctx: Any, target: Any) -> Artifact:
         "saved_model_dir": str(ctx.saved_model_dir), "inputs": [dataclasses.asdict(t) for t in ctx.inputs],
         "outputs": [dataclasses.asdict(t) for t in ctx.outputs], "options": dataclasses.asdict(ctx.options),
         "calibration": {"source": ctx.calibration.source, "warnings": ctx.calibration.warnings},
+        "needs_keras": _has_recurrent_layers(ctx.keras_model),
     }
     (child.work / JOB).write_text(json.dumps(job, default=str), encoding="utf-8")
     try:
@@ -126,6 +128,13 @@ def _run_job(child: _Child, module: Any, ctx: Any, target: Any) -> Artifact:
         return Artifact.from_dict(doc["artifact"])
     error = InputError if doc.get("input_error") else ConversionError
     raise error(doc["message"])
+
+
+def _has_recurrent_layers(model: Any) -> bool:
+    """Whether the TFLite converter will need the Keras model itself (to lower recurrent layers)."""
+    from edgekit.formats.rnn import find_rnn_layers
+
+    return model is not None and bool(find_rnn_layers(model))
 
 
 def crash_if_asked(target_id: str) -> None:
@@ -159,17 +168,17 @@ def _child_main(work: Path, model: Path, kind: str) -> int:
     # TF_CPP_MIN_LOG_LEVEL & co. come from the parent's environment (convert.quiet_tensorflow ran there).
     import tensorflow as tf  # noqa: F401  (the slow part, done while the parent loads the model)
 
-    keras_model = None
-    if kind in ("keras", "h5"):
-        import keras
-
-        # safe_mode: the same refusal of arbitrary Python as the parent's load (edgekit.source).
-        keras_model = keras.saving.load_model(model, compile=False, safe_mode=True)
     if sys.stdin.readline().strip() != "go":
         shutil.rmtree(work, ignore_errors=True)  # the parent stopped (or was killed) before it needed us
         return 0
     job = json.loads((work / JOB).read_text(encoding="utf-8"))
     try:
+        keras_model = None
+        if job["needs_keras"] and kind in ("keras", "h5"):  # recurrent layers are lowered from the Keras model
+            import keras
+
+            # safe_mode: the same refusal of arbitrary Python as the parent's load (edgekit.source).
+            keras_model = keras.saving.load_model(model, compile=False, safe_mode=True)
         art = _child_convert(work, job, keras_model)
         doc: dict[str, Any] = {"artifact": art.to_dict()}
     except Exception as e:  # reported to the parent, which records the failed format
