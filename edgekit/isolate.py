@@ -187,7 +187,9 @@ def _child_main(work: Path, model: Path, kind: str) -> int:
     tmp = work / (RESULT + ".tmp")
     tmp.write_text(json.dumps(doc), encoding="utf-8")
     os.replace(tmp, work / RESULT)
-    return 0
+    # The parent waits for this exit: skip TensorFlow's interpreter teardown (seconds), nothing is left to flush.
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _child_convert(work: Path, job: dict[str, Any], keras_model: Any) -> Artifact:
