@@ -30,16 +30,14 @@ ALLOWED_PRIVATE: dict[str, str] = {}
 
 # Files over MAX_FILE_LINES allowed today: path -> (lines today: the most it may have, why).
 ALLOWED_FILES: dict[str, tuple[int, str]] = {
-    "edgekit/device_runner/runner.py": (520, "one self-contained file copied to boards and run by their Python, "
+    "edgekit/device_runner/runner.py": (539, "one self-contained file copied to boards and run by their Python, "
                                              "where edgekit is not installed: it cannot import helpers"),
 }
 
 # Functions over MAX_FUNCTION_LINES allowed today: "path::qualname" -> (lines today: the most, why).
 ALLOWED_FUNCTIONS: dict[str, tuple[int, str]] = {
-    "edgekit/device_runner/runner.py::run_job": (97, "board-side single file (see ALLOWED_FILES)"),
     "edgekit/bundle/mobile.py::kotlin": (88, "the generated Kotlin source, mostly one template string"),
     "edgekit/bundle/mobile.py::swift": (69, "the generated Swift source, mostly one template string"),
-    "edgekit/train/image.py::train_image": (80, "the image recipe's train loop and its folder handling together"),
 }
 
 

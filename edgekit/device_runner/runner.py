@@ -255,6 +255,64 @@ class Fd2Capture:
 # One job
 
 
+def signature_indices(interp, sig_in: list, sig_out: list, names_in: list, names_out: list) -> tuple[dict, dict]:
+    """Tensor indices keyed by signature input/output names: through the .tflite's signature when it has one
+    (io_names are its own tensor names, in signature order), else by position."""
+    sigs = interp._get_full_signature_list() if hasattr(interp, "_get_full_signature_list") else {}
+    key = "serving_default" if "serving_default" in sigs else (next(iter(sigs)) if len(sigs) == 1 else None)
+    if key is not None:
+        sig = sigs[key]
+        missing = [n for n in names_in if n not in sig["inputs"]]
+        missing += [n for n in names_out if n not in sig["outputs"]]
+        if missing:
+            raise ValueError(f"the .tflite signature {key!r} has no tensor named {missing}")
+        return ({s: sig["inputs"][n] for s, n in zip(sig_in, names_in)},
+                {s: sig["outputs"][n] for s, n in zip(sig_out, names_out)})
+    ins, outs = interp.get_input_details(), interp.get_output_details()
+    if len(ins) != len(names_in) or len(outs) != len(names_out):
+        raise ValueError(f"the .tflite has {len(ins)} inputs / {len(outs)} outputs and no signature")
+    return {n: d["index"] for n, d in zip(sig_in, ins)}, {n: d["index"] for n, d in zip(sig_out, outs)}
+
+
+def timed_loops(invoke, bench: dict) -> dict:
+    """Warm-up, then the steady-state loop, both by the benchmark_model rule: the result's timing fields."""
+    warm_runs, warm_min = int(bench.get("warmup", 5)), float(bench.get("warmup_min_time", 0.25))
+    max_time = float(bench.get("max_time", 30.0))
+    wt, we = run_loop(invoke, warm_runs, warm_min, max_time) if (warm_runs > 0 or warm_min > 0) else ([], 0.0)
+    times, _ = run_loop(invoke, int(bench.get("runs", 50)), float(bench.get("min_time", 1.0)), max_time)
+    return {"warmup": {"count": len(wt), "mean_ms": (sum(wt) / len(wt)) if wt else None, "elapsed_s": we},
+            "latency": summarize(times), "samples_ms": thin(times)}
+
+
+def golden_pass(interp, stage, invoke, idx_out: dict, feeds: dict) -> tuple[dict, float | None]:
+    """Every golden sample through stage/invoke/read: (outputs per signature name, median ms of a whole call)."""
+    import numpy as np
+
+    n = min(len(v) for v in feeds.values()) if feeds else 0
+    collected: dict = {k: [] for k in idx_out}
+    infer_times = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        stage(i)
+        invoke()
+        out = {k: interp.get_tensor(index) for k, index in idx_out.items()}
+        infer_times.append((time.perf_counter() - t0) * 1e3)
+        for k, v in out.items():
+            collected[k].append(np.asarray(v))
+    return collected, (float(np.median(infer_times)) if infer_times else None)
+
+
+def open_interpreter(Interpreter, model_path: str, job: dict, delegates: list) -> tuple:  # noqa: N803
+    """The interpreter with its tensors allocated, and the milliseconds that took."""
+    t0 = time.perf_counter()
+    kwargs = {"model_path": model_path, "num_threads": int(job.get("threads", 1))}
+    if delegates:
+        kwargs["experimental_delegates"] = delegates
+    interp = Interpreter(**kwargs)
+    interp.allocate_tensors()
+    return interp, (time.perf_counter() - t0) * 1e3
+
+
 def run_job(job: dict, base: str) -> dict:
     """Load, time, run every golden sample; write the outputs npz; return the result record."""
     import numpy as np
@@ -284,30 +342,8 @@ def run_job(job: dict, base: str) -> dict:
     if options.get("delegate"):
         delegates.append(load_delegate(options["delegate"], options.get("delegate_options") or {}))
     with Fd2Capture() as cap:
-        t0 = time.perf_counter()
-        kwargs = {"model_path": path("artifact_path"), "num_threads": int(job.get("threads", 1))}
-        if delegates:
-            kwargs["experimental_delegates"] = delegates
-        interp = Interpreter(**kwargs)
-        interp.allocate_tensors()
-        result["load_ms"] = (time.perf_counter() - t0) * 1e3
-
-        sigs = interp._get_full_signature_list() if hasattr(interp, "_get_full_signature_list") else {}
-        key = "serving_default" if "serving_default" in sigs else (next(iter(sigs)) if len(sigs) == 1 else None)
-        if key is not None:
-            sig = sigs[key]
-            missing = [n for n in names_in if n not in sig["inputs"]]
-            missing += [n for n in names_out if n not in sig["outputs"]]
-            if missing:
-                raise ValueError(f"the .tflite signature {key!r} has no tensor named {missing}")
-            idx_in = {s: sig["inputs"][n] for s, n in zip(sig_in, names_in)}
-            idx_out = {s: sig["outputs"][n] for s, n in zip(sig_out, names_out)}
-        else:
-            ins, outs = interp.get_input_details(), interp.get_output_details()
-            if len(ins) != len(names_in) or len(outs) != len(names_out):
-                raise ValueError(f"the .tflite has {len(ins)} inputs / {len(outs)} outputs and no signature")
-            idx_in = {n: d["index"] for n, d in zip(sig_in, ins)}
-            idx_out = {n: d["index"] for n, d in zip(sig_out, outs)}
+        interp, result["load_ms"] = open_interpreter(Interpreter, path("artifact_path"), job, delegates)
+        idx_in, idx_out = signature_indices(interp, sig_in, sig_out, names_in, names_out)
         dtypes = {d["index"]: d["dtype"] for d in interp.get_input_details()}
 
         def stage(i: int) -> None:
@@ -328,26 +364,9 @@ def run_job(job: dict, base: str) -> dict:
     if delegates:
         result["notes"].append(f"delegate {os.path.basename(options['delegate'])} loaded")
 
-    warm_runs, warm_min = int(bench.get("warmup", 5)), float(bench.get("warmup_min_time", 0.25))
-    max_time = float(bench.get("max_time", 30.0))
-    wt, we = run_loop(invoke, warm_runs, warm_min, max_time) if (warm_runs > 0 or warm_min > 0) else ([], 0.0)
-    result["warmup"] = {"count": len(wt), "mean_ms": (sum(wt) / len(wt)) if wt else None, "elapsed_s": we}
-    times, _ = run_loop(invoke, int(bench.get("runs", 50)), float(bench.get("min_time", 1.0)), max_time)
-    result["latency"] = summarize(times)
-    result["samples_ms"] = thin(times)
+    result.update(timed_loops(invoke, bench))
 
-    n = min(len(v) for v in feeds.values()) if feeds else 0
-    collected: dict = {k: [] for k in sig_out}
-    infer_times = []
-    for i in range(n):
-        t0 = time.perf_counter()
-        stage(i)
-        invoke()
-        out = {k: interp.get_tensor(index) for k, index in idx_out.items()}
-        infer_times.append((time.perf_counter() - t0) * 1e3)
-        for k, v in out.items():
-            collected[k].append(np.asarray(v))
-    result["infer_ms"] = float(np.median(infer_times)) if infer_times else None
+    collected, result["infer_ms"] = golden_pass(interp, stage, invoke, idx_out, feeds)
     np.savez(path("outputs_path"), **{k: np.concatenate(v, axis=0) for k, v in collected.items() if v})
     result["peak_rss_mb"] = peak_rss_mb()
     result["thermal_after"] = thermal()

@@ -163,6 +163,37 @@ def _datasets(folder: datasets.ImageFolder, train_idx: np.ndarray, recipe: Recip
     return train_ds, val_ds
 
 
+def fine_tune(model: Any, base: Any, recipe: Recipe, strategy: Any, data: tuple[Any, Any], work: Path,
+              opts: TrainOptions) -> Any:
+    """Phase two of transfer learning: unfreeze the base's last layers (BatchNormalization stays frozen)."""
+    import keras
+
+    t = recipe.train
+    train_ds, val_ds = data
+    base.trainable = True
+    for layer in base.layers[:-int(t["fine_tune_layers"])]:
+        layer.trainable = False
+    for layer in base.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False  # keep the pretrained statistics and scales
+    with strategy.scope():
+        model.compile(keras.optimizers.Adam(float(t["fine_tune_learning_rate"])),
+                      "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model.fit(train_ds, validation_data=val_ds, epochs=int(t["fine_tune_epochs"]), verbose=opts.verbose,
+                     shuffle=False, callbacks=callbacks(t, work, val_ds is not None, opts.log))
+
+
+def image_preprocessing(size: int) -> dict[str, Any]:
+    """The preprocessing record of the image recipes (schemas.PreprocessingRecord checks it when written)."""
+    return {
+        "input": INPUT_NAME, "shape": [size, size, 3], "dtype": "float32", "layout": "NHWC", "channels": "RGB",
+        "range": [0, 255], "color": "rgb", "resize": "stretch",
+        "resize_method": "bilinear, the whole picture to the input size, no crop (image_dataset_from_directory)",
+        "in_model": "Rescaling(1/127.5, offset=-1): raw 0..255 pixels go in; do not normalise in the app",
+        "output": "softmax scores, one per label in labels.txt",
+    }
+
+
 def train_image(recipe: Recipe, opts: TrainOptions, strategy: Any, staging: Path, clock: Clock) -> dict[str, Any]:
     import keras
 
@@ -194,21 +225,8 @@ def train_image(recipe: Recipe, opts: TrainOptions, strategy: Any, staging: Path
     t = recipe.train
     h1 = model.fit(train_ds, validation_data=val_ds, epochs=int(t["epochs"]), verbose=opts.verbose, shuffle=False,
                    callbacks=callbacks(t, work, val_ds is not None, opts.log))
-    h2 = None
-    phase_two = pretrained and t["fine_tune_layers"] > 0 and t["fine_tune_epochs"] > 0
-    if phase_two:
-        base.trainable = True
-        for layer in base.layers[:-int(t["fine_tune_layers"])]:
-            layer.trainable = False
-        for layer in base.layers:
-            if isinstance(layer, keras.layers.BatchNormalization):
-                layer.trainable = False  # keep the pretrained statistics and scales
-        with strategy.scope():
-            model.compile(keras.optimizers.Adam(float(t["fine_tune_learning_rate"])),
-                          "sparse_categorical_crossentropy", metrics=["accuracy"])
-        h2 = model.fit(train_ds, validation_data=val_ds, epochs=int(t["fine_tune_epochs"]), verbose=opts.verbose,
-                       shuffle=False,
-                       callbacks=callbacks(t, work, val_ds is not None, opts.log))
+    phase_two = bool(pretrained and t["fine_tune_layers"] > 0 and t["fine_tune_epochs"] > 0)
+    h2 = fine_tune(model, base, recipe, strategy, (train_ds, val_ds), work, opts) if phase_two else None
     clock.mark("fit")
 
     size = int(recipe.model["input_size"])
@@ -224,13 +242,6 @@ def train_image(recipe: Recipe, opts: TrainOptions, strategy: Any, staging: Path
     metrics = {"holdout_accuracy": round(acc, 4), "holdout_samples": int(len(held)),
                "epochs_run": len(history.get("loss", [])), "phase_two": phase_two,
                "final_val_accuracy": (history.get("val_accuracy") or [None])[-1]}
-    preprocessing = {
-        "input": INPUT_NAME, "shape": [size, size, 3], "dtype": "float32", "layout": "NHWC", "channels": "RGB",
-        "range": [0, 255], "color": "rgb", "resize": "stretch",
-        "resize_method": "bilinear, the whole picture to the input size, no crop (image_dataset_from_directory)",
-        "in_model": "Rescaling(1/127.5, offset=-1): raw 0..255 pixels go in; do not normalise in the app",
-        "output": "softmax scores, one per label in labels.txt",
-    }
     info = {
         "metrics": metrics,
         "data": {"source": source_desc, "classes": folder.classes, "images": len(folder.files),
@@ -242,4 +253,4 @@ def train_image(recipe: Recipe, opts: TrainOptions, strategy: Any, staging: Path
         "history": history,
     }
     return write_common(staging, recipe, model, {INPUT_NAME: calib_x}, {INPUT_NAME: golden_x, "labels": golden_y},
-                        folder.classes, preprocessing, info)
+                        folder.classes, image_preprocessing(size), info)
