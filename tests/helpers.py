@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -149,3 +151,15 @@ def pad_tfjs_artifact(folder, shards: int = 7, edit=None) -> None:
     (tfjs / "model.json").write_text(json.dumps(model))
     art["sha256"], art["bytes"] = manifest.sha256_path(tfjs), manifest.size_path(tfjs)
     (folder / "manifest.json").write_text(json.dumps(raw))
+
+
+def help_in_fresh_python(commands: tuple[str, ...], modules: tuple[str, ...]) -> subprocess.CompletedProcess:
+    """Run `edgekit CMD --help` for each command in a fresh interpreter; its stdout ends with a line
+    ``HEAVY=`` listing which of ``modules`` got imported (empty: none)."""
+    code = ("import sys; from edgekit.cli import main\n"
+            f"for cmd in {list(commands)!r}:\n"
+            "    try:\n        main([cmd, '--help'])\n    except SystemExit:\n        pass\n"
+            f"mods = {tuple(modules)!r}\n"
+            "print('HEAVY=' + ','.join(m for m in mods if m in sys.modules))")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "COLUMNS": "100"})

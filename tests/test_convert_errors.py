@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from edgekit.cli import app
 from tests.helpers import assert_bad_input as _assert_bad_input
+from tests.helpers import help_in_fresh_python
 
 runner = CliRunner()
 
@@ -169,13 +170,7 @@ def test_unwritable_output(tmp_path, mlp_path):
 
 
 def test_help_does_not_import_tensorflow():
-    code = ("import sys; from edgekit.cli import main\n"
-            "try:\n    main(['convert', '--help'])\nexcept SystemExit:\n    pass\n"
-            "mods = ('tensorflow', 'keras', 'tensorflowjs', 'tf2onnx', 'onnxruntime')\n"
-            "heavy = [m for m in mods if m in sys.modules]\n"
-            "print('HEAVY=' + ','.join(heavy))")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "COLUMNS": "100"})
+    res = help_in_fresh_python(("convert",), ("tensorflow", "keras", "tensorflowjs", "tf2onnx", "onnxruntime"))
     assert res.returncode == 0, res.stderr
     assert "HEAVY=\n" in res.stdout or res.stdout.strip().endswith("HEAVY="), res.stdout[-300:]
     assert "--calibration" in res.stdout

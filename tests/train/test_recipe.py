@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +12,7 @@ from edgekit.cli import app
 from edgekit.errors import InputError
 from edgekit.train.recipe import SCHEMAS, builtin_names, load_recipe
 from tests.helpers import assert_bad_input as _bad
+from tests.helpers import help_in_fresh_python
 
 runner = CliRunner()
 
@@ -100,13 +98,7 @@ def test_multiworker_needs_tf_config(tmp_path, monkeypatch):
 
 
 def test_train_help_does_not_import_tensorflow():
-    code = ("import sys; from edgekit.cli import main\n"
-            "for cmd in ('train', 'quickstart'):\n"
-            "    try:\n        main([cmd, '--help'])\n    except SystemExit:\n        pass\n"
-            "mods = ('tensorflow', 'keras', 'sklearn', 'statsmodels')\n"
-            "print('HEAVY=' + ','.join(m for m in mods if m in sys.modules))")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "COLUMNS": "100"})
+    res = help_in_fresh_python(("train", "quickstart"), ("tensorflow", "keras", "sklearn", "statsmodels"))
     assert res.returncode == 0, res.stderr
     assert res.stdout.rstrip().endswith("HEAVY="), res.stdout[-300:]
     assert "--strategy" in res.stdout and "--set" in res.stdout
