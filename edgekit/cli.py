@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from edgekit import __version__
+from edgekit.cli_quant import register as register_quant_debug
 from edgekit.cli_wrap import OneLineUsageErrors, cli_errors, debug
 from edgekit.errors import EdgekitError
 from edgekit.formats import formats_help
@@ -300,6 +301,7 @@ def quickstart_cli(
 
 
 # ---------------------------------------------------------------------------------------------------------
+register_quant_debug(app)  # edgekit/cli_quant.py
 
 
 def main(argv: list[str] | None = None) -> None:

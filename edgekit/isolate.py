@@ -50,7 +50,7 @@ class _Child:
         self.model = model
         self.work = Path(tempfile.mkdtemp(prefix="edgekit-contain-"))
         self.proc = subprocess.Popen([sys.executable, "-m", "edgekit.isolate", str(self.work), str(model), kind],
-                                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, env=_child_env())
+                                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, env=child_env())
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -153,7 +153,7 @@ def _signal_name(code: int) -> str:
     return f"exit status {code}"
 
 
-def _child_env() -> dict[str, str]:
+def child_env() -> dict[str, str]:
     env = dict(os.environ)
     # The child must import this very edgekit (a worktree, an editable install): the parent's sys.path first.
     env["PYTHONPATH"] = os.pathsep.join([p for p in sys.path if p] + [env.get("PYTHONPATH", "")])

@@ -30,6 +30,6 @@ def hostile_converted(tmp_path_factory, hostile_path, hostile_data):
     """float32, float16, dynamic and plain int8, with the labelled golden set."""
     from edgekit.convert import ConvertOptions, convert
 
-    opts = ConvertOptions(formats="tflite", calibration=str(hostile_data["calibration"]),
+    opts = ConvertOptions(formats="saved_model,tflite", calibration=str(hostile_data["calibration"]),
                           golden=str(hostile_data["golden"]), golden_samples=300)
     return convert(hostile_path, tmp_path_factory.mktemp("conv") / "hostile", opts)
