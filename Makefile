@@ -18,7 +18,7 @@ setup-python: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -c constraints.txt -e ".[convert,runtimes,examples,browser,dev]"
+	$(PIP) install --quiet -c constraints.txt -e ".[all,dev]"
 	@touch $@
 
 setup-js: $(JS_STAMP)

@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from edgekit.manifest import Artifact
@@ -69,7 +70,7 @@ def print_convert_summary(result: Any) -> None:
         t.add_column(col, overflow="fold")
     for a in m.artifacts:
         status = "[green]ok[/]" if a.ok else "[red]failed[/]"
-        notes = a.reason if not a.ok else "; ".join(
+        notes = escape(a.reason or "") if not a.ok else "; ".join(
             (["needs Flex delegate"] if a.requires_flex else [])
             + ([f"LSTM: {a.converter['options']['lstm_lowering']}"]
                if a.converter.get("options", {}).get("lstm_lowering") else [])
@@ -77,7 +78,7 @@ def print_convert_summary(result: Any) -> None:
         t.add_row(a.id, status, human_bytes(a.bytes), f"{a.seconds or 0:.1f}s", notes or "")
     out_console.print(t)
     for w in m.warnings:
-        out_console.print(f"[bold yellow]warning:[/] {w}")
+        out_console.print(f"[bold yellow]warning:[/] {escape(w)}")  # a pip command's [extra] is no markup
     failed = [a.id for a in m.artifacts if not a.ok]
     if failed:
         out_console.print(f"[red]{len(failed)} format(s) failed:[/] {', '.join(failed)} (exit code 1)")

@@ -19,12 +19,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from edgekit import __version__, artifact_check, isolate, outdir
+from edgekit import __version__, artifact_check, extras, isolate, outdir
 from edgekit import golden as gd
 from edgekit import manifest as mf
 from edgekit.data import describe, input_paths
 from edgekit.errors import ConversionError, EdgekitError, InputError, first_line
-from edgekit.formats import OPTIONS, TARGETS, Context, Target, by_cost, check_options, module, parse_formats
+from edgekit.formats import (
+    OPTIONS,
+    TARGETS,
+    Context,
+    Target,
+    by_cost,
+    check_options,
+    left_out,
+    module,
+    parse_formats,
+    unavailable_targets,
+)
 from edgekit.formats import unused_options as unused_format_options
 from edgekit.schemas import read_labels, read_preprocessing, read_train_record
 from edgekit.train.engine import TRAIN_MARKER
@@ -89,6 +100,8 @@ def quiet_tensorflow() -> None:
 def _check_options(opts: ConvertOptions) -> list[Target]:
     targets = parse_formats(opts.formats)
     check_options(opts)
+    extras.require("tensorflow", "keras")  # exit 3 naming the extra, before anything else is read
+    targets = unavailable_targets(opts.formats, targets)[0]  # e.g. tfjs on a TensorFlow tensorflowjs refuses
     for name, value, low in (("--golden-samples", opts.golden_samples, 1),
                              ("--calibration-samples", opts.calibration_samples, 1), ("--jobs", opts.jobs, 0),
                              ("--seed", opts.seed, 0)):
@@ -202,7 +215,7 @@ def _build(model: Path, kind: str, staging: Path, opts: ConvertOptions, targets:
     sig_inputs, sig_outputs = src.saved_model_signature(sm_dir)
     sig_outputs = sorted(sig_outputs, key=lambda t: gd.natural_key(t.name))
     warnings: list[str] = list(notices)  # stale staging folders removed (a killed earlier run)
-    warnings += unused_format_options(opts, targets)
+    warnings += unused_format_options(opts, targets) + left_out(opts.formats)
 
     calib, golden = gd.datasets(opts, sig_inputs, warnings)
     reference = gd.reference_outputs(source, loaded, sig_inputs, sig_outputs, golden.arrays)

@@ -57,3 +57,10 @@ class MissingDependency(EdgekitError):
         super().__init__(f"{what} is not installed: {hint}")
         self.what = what
         self.hint = hint
+
+
+class FormatUnavailable(EdgekitError):
+    """A format asked for by name cannot be converted in this environment (its converter is missing or does not
+    support the installed TensorFlow): the message says why and what to use instead."""
+
+    exit_code = EXIT_MISSING_DEPENDENCY

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from edgekit.errors import InputError
+from edgekit.errors import FormatUnavailable, InputError
 
 
 @dataclass(frozen=True)
@@ -57,9 +57,18 @@ class Format:
     options: tuple[Option, ...] = ()
     needs: tuple[str, ...] = ()  # Python packages or external tools the converter drives
     why: str = ""  # why it needs them
+    # "module:function" returning None when the format can be converted here, else why not and the alternative
+    # (read from package metadata: nothing is imported). Without it the format is always available.
+    check: str = ""
 
     def load(self) -> ModuleType:
         return importlib.import_module(self.module)
+
+    def unavailable_reason(self) -> str | None:
+        if not self.check:
+            return None
+        mod, fn = self.check.split(":")
+        return getattr(importlib.import_module(mod), fn)()
 
 
 @dataclass(frozen=True)
@@ -97,11 +106,13 @@ FORMATS: dict[str, Format] = {
         Format("saved_model", "edgekit.formats.saved_model"),
         Format("tflite", "edgekit.formats.tflite", options=(*INT8, LSTM), needs=("tf_keras",),
                why="tf_keras rebuilds LSTM models so the converter can emit the fused LSTM op"),
-        Format("tfjs", "edgekit.formats.tfjs", needs=("tensorflowjs",), why="its SavedModel converter", options=(
+        Format("tfjs", "edgekit.formats.tfjs", needs=("tensorflowjs",), why="its SavedModel converter",
+               check="edgekit.extras:tfjs_unavailable_reason", options=(
             Option("tfjs_quantize", "--tfjs-quantize", "none",
                    "TF.js weight quantization: none, float16, uint8 or uint16.",
                    choices=("none", "float16", "uint8", "uint16")),)),
-        Format("onnx", "edgekit.formats.onnx", needs=("tf2onnx",), why="its SavedModel converter", options=(
+        Format("onnx", "edgekit.formats.onnx", needs=("tf2onnx",), why="its SavedModel converter",
+               check="edgekit.extras:onnx_unavailable_reason", options=(
             Option("opset", "--opset", 17, "ONNX opset.", bounds=(9, 21), bounds_why="tf2onnx supports"),)),
         Format("edgetpu", "edgekit.formats.edgetpu", options=(*INT8, LSTM), needs=("edgetpu_compiler",),
                why="Coral's compiler maps the int8 model onto the Edge TPU (x86-64 Linux only); without it the "
@@ -153,6 +164,34 @@ def parse_formats(spec: str) -> list[Target]:
     if not wanted:
         raise InputError("--formats is empty; give e.g. --formats tflite,onnx or --formats all")
     return [TARGETS[i] for i in TARGETS if i in wanted]
+
+
+def unavailable_targets(spec: str, targets: list[Target]) -> tuple[list[Target], list[str]]:
+    """(targets that can be converted here, one warning per target left out of a group such as 'all').
+
+    A format that cannot be converted in this environment (tensorflowjs on a TensorFlow it does not support) is
+    left out of a group with a warning that says why and what to use instead; asked for by name, it is a
+    MissingDependency (exit 3) before anything heavy is imported."""
+    named = {s.strip() for s in spec.split(",")}
+    keep: list[Target] = []
+    notes: list[str] = []
+    reasons: dict[str, str | None] = {}
+    for t in targets:
+        if t.format not in reasons:
+            reasons[t.format] = FORMATS[t.format].unavailable_reason()
+        reason = reasons[t.format]
+        if reason is None:
+            keep.append(t)
+        elif t.id in named or t.format in named:
+            raise FormatUnavailable(f"--formats {t.id}: the {t.format} format cannot be converted here: {reason}")
+        else:
+            notes.append(f"{t.id} left out: unavailable in this environment: {reason}")
+    return keep, notes
+
+
+def left_out(spec: str) -> list[str]:
+    """The warnings ``unavailable_targets`` gives for ``spec`` (recorded in the manifest)."""
+    return unavailable_targets(spec, parse_formats(spec))[1]
 
 
 def formats_help() -> str:
