@@ -6,7 +6,6 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.edgekit-installed
 JS_DIR := edgekit/js
-JS_STAMP := $(JS_DIR)/node_modules/.edgekit-installed
 
 .PHONY: setup setup-python setup-js setup-system demo test lint bench clean
 
@@ -21,11 +20,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) install --quiet -c constraints.txt -e ".[all,dev]"
 	@touch $@
 
-setup-js: $(JS_STAMP)
-
-$(JS_STAMP): $(JS_DIR)/package.json $(JS_DIR)/package-lock.json
-	cd $(JS_DIR) && npm ci --no-audit --no-fund --loglevel=error
-	@touch $@
+# The JavaScript runtimes: `edgekit setup` runs npm ci from edgekit/js/package-lock.json into the per-user cache
+# ($XDG_CACHE_HOME/edgekit/js/<lockfile hash>), the same mechanism a pip-installed edgekit uses; idempotent.
+setup-js: setup-python
+	$(VENV)/bin/edgekit setup
 
 # System components the test-suite exercises for real (sshd for the SSH device, chromium later).
 setup-system:

@@ -13,6 +13,7 @@ import typer
 
 from edgekit import __version__
 from edgekit.cli_quant import register as register_quant_debug
+from edgekit.cli_setup import register as register_setup
 from edgekit.cli_wrap import OneLineUsageErrors, cli_errors, debug
 from edgekit.errors import EdgekitError
 from edgekit.formats import formats_help
@@ -302,6 +303,7 @@ def quickstart_cli(
 
 # ---------------------------------------------------------------------------------------------------------
 register_quant_debug(app)  # edgekit/cli_quant.py
+register_setup(app)  # edgekit/cli_setup.py
 
 
 def main(argv: list[str] | None = None) -> None:

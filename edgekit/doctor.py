@@ -11,9 +11,11 @@ import re
 import shutil
 import subprocess
 from dataclasses import asdict, dataclass, field
-from importlib import metadata, resources
+from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from edgekit.system_deps import how_to_get
 
 # What each package is for, in the order shown.
 PACKAGES = {
@@ -76,8 +78,10 @@ class DoctorReport:
 
 
 def known_good() -> dict[str, str]:
-    """Pins from the constraints file that ships with edgekit (the same file `make setup` uses)."""
-    text = resources.files("edgekit").joinpath("data/constraints.txt").read_text(encoding="utf-8")
+    """Pins from the constraints file that ships with edgekit for this Python (the file `make setup` uses on 3.11)."""
+    from edgekit.extras import constraints_file
+
+    text = constraints_file().read_text(encoding="utf-8")
     pins = {}
     for line in text.splitlines():
         line = line.split("#", 1)[0].strip()
@@ -107,10 +111,6 @@ def _run_version(cmd: list[str]) -> str:
     return text[0] if text else "present"
 
 
-def _js_dir() -> Path:
-    return Path(str(resources.files("edgekit").joinpath("js")))
-
-
 def _node_component() -> Component:
     """Node.js as TF.js in Node finds it ($EDGEKIT_NODE, else PATH), by the runtime's own check."""
     from edgekit.runtimes import tfjs_node
@@ -118,7 +118,7 @@ def _node_component() -> Component:
     node = tfjs_node.node_binary()
     reason = tfjs_node.node_unavailable_reason()
     detail = _run_version([node, "--version"]) if node else "not found"
-    return Component("node", reason is None, detail, "" if reason is None else reason)
+    return Component("node", reason is None, detail, "" if reason is None else f"{reason}; {how_to_get('node')}")
 
 
 def _accelerator_components() -> list[Component]:
@@ -141,29 +141,35 @@ def _accelerator_components() -> list[Component]:
     return comps
 
 
-def _components() -> list[Component]:
-    comps = [_node_component()]
-    modules = _js_dir() / "node_modules" / "@tensorflow"
+def _js_component() -> Component:
+    """The npm packages, where `edgekit setup` put them (or a checkout's edgekit/js/node_modules)."""
+    from edgekit import setup_js
+
+    modules = setup_js.node_modules() / "@tensorflow"
     pkgs = []
     if modules.is_dir():
         for p in sorted(modules.iterdir()):
             pj = p / "package.json"
             if pj.is_file():
                 pkgs.append(f"{p.name}@{json.loads(pj.read_text()).get('version', '?')}")
-    comps.append(Component("tfjs npm packages", bool(pkgs), ", ".join(pkgs) or "not installed",
-                           "" if pkgs else "make setup-js (npm ci in edgekit/js)"))
+    detail = f"{', '.join(pkgs)} in {setup_js.node_modules()}" if pkgs else f"not installed ({setup_js.home()})"
+    return Component("tfjs npm packages", bool(pkgs), detail, "" if pkgs else setup_js.install_hint())
+
+
+def components() -> list[Component]:
+    """Node, the npm packages, chromium, ssh/sshd, edgetpu_compiler, GPU, libedgetpu: present or how to add them."""
+    comps = [_node_component(), _js_component()]
     chromium = next((shutil.which(c) for c in ("chromium", "chromium-browser", "google-chrome")
                      if shutil.which(c)), None)
     comps.append(Component("chromium", chromium is not None, chromium or "not found",
-                           "" if chromium else "apt-get install chromium (browser validation)"))
-    for tool, hint in (("ssh", "apt-get install openssh-client (--device rpi)"),
-                       ("sshd", "apt-get install openssh-server (SSH device tests)")):
+                           "" if chromium else how_to_get("chromium")))
+    for tool in ("ssh", "sshd"):
         path = shutil.which(tool) or (f"/usr/sbin/{tool}" if Path(f"/usr/sbin/{tool}").exists() else None)
-        comps.append(Component(tool, path is not None, path or "not found", "" if path else hint))
+        comps.append(Component(tool, path is not None, path or "not found", "" if path else how_to_get(tool)))
     etc = shutil.which("edgetpu_compiler")
     comps.append(Component("edgetpu_compiler", etc is not None,
                            _run_version([etc, "--version"]) if etc else "not found",
-                           "" if etc else "Coral's edgetpu-compiler package (x86-64 Debian/Ubuntu)"))
+                           "" if etc else how_to_get("edgetpu_compiler")))
     return comps + _accelerator_components()
 
 
@@ -172,8 +178,22 @@ def run_doctor() -> DoctorReport:
     report = DoctorReport(python=platform.python_version(), platform=platform.platform())
     for name, purpose in PACKAGES.items():
         report.packages.append(PackageStatus(name, purpose, _version(name), pins.get(_norm(name))))
-    report.components = _components()
+    report.components = components()
     return report
+
+
+def components_table(comps: list[Component]) -> Any:
+    """The optional components as a rich Table (doctor and setup print the same one)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    c = Table(title="optional components")
+    for col in ("component", "present", "detail", "to add it"):
+        c.add_column(col)
+    for comp in comps:
+        c.add_row(comp.name, "[green]yes[/]" if comp.present else "[yellow]no[/]", escape(comp.detail),
+                  escape(comp.hint))
+    return c
 
 
 def print_doctor(report: DoctorReport, as_json: bool = False) -> None:
@@ -192,12 +212,13 @@ def print_doctor(report: DoctorReport, as_json: bool = False) -> None:
         style = {"ok": "green", "differs": "yellow", "missing": "red"}.get(p.state, "dim")
         t.add_row(p.name, p.installed or "-", p.known_good or "-", f"[{style}]{p.state}[/]", p.purpose)
     console.print(t)
-    c = Table(title="optional components")
-    for col in ("component", "present", "detail", "to add it"):
-        c.add_column(col)
-    for comp in report.components:
-        c.add_row(comp.name, "[green]yes[/]" if comp.present else "[yellow]no[/]", comp.detail, comp.hint)
-    console.print(c)
+    console.print(components_table(report.components))
     differs = [p.name for p in report.packages if p.state == "differs"]
     if differs:
-        console.print(f"[yellow]outside the known-good set:[/] {', '.join(differs)} (reinstall with `make setup`)")
+        from edgekit.extras import constraints_file
+
+        console.print(f"[yellow]outside the known-good set:[/] {', '.join(differs)} (reinstall with pip install "
+                      f"-c {constraints_file()} ..., or `make setup` in a checkout)")
+    if any(not c.present for c in report.components):
+        console.print("[yellow]missing parts:[/] `edgekit setup` installs the JavaScript runtimes and prints the "
+                      "command for each system part on this machine (`edgekit setup --check`: report only)")

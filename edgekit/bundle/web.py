@@ -73,7 +73,7 @@ def build_web(src: Source, out: Path, opts: BundleOptions) -> tuple[list[str], d
     gone = vendor.missing(*groups)
     if gone:
         raise MissingDependency("the vendored JavaScript libraries",
-                                f"{', '.join(gone[:2])} missing: run `make setup-js` (npm ci in edgekit/js)")
+                                f"{', '.join(gone[:2])} missing: run `edgekit setup` (`make setup-js` in a checkout)")
 
     prep = resolve(m.preprocessing, c)
     inputs, reference = src.golden()

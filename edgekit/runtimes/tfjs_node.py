@@ -22,17 +22,19 @@ from typing import Any
 
 import numpy as np
 
+from edgekit import setup_js
 from edgekit.errors import EdgekitError, InputError
 from edgekit.protocol import Job, JobResult, default_timeout
 from edgekit.runtimes.base import OutOfProcessRunner, paired_io
 
-JS_DIR = Path(__file__).resolve().parent.parent / "js"
-RUNNER_JS = JS_DIR / "runner.js"
+JS_DIR = setup_js.home()  # where node_modules is: `edgekit setup`'s cache, or a checkout's edgekit/js
+RUNNER_JS = setup_js.SHIPPED / "runner.js"
 BACKENDS = ("wasm", "cpu")
 REQUIRED_PACKAGES = ("tfjs-core", "tfjs-converter", "tfjs-backend-cpu", "tfjs-backend-wasm")
 MIN_NODE_MAJOR = 18
 INSTALL_HINT = (
-    f"install Node.js >= {MIN_NODE_MAJOR} and run `make setup-js` (npm ci in {JS_DIR}); "
+    f"install Node.js >= {MIN_NODE_MAJOR} and run `edgekit setup` (`make setup-js` in a checkout: npm ci from the "
+    f"shipped lockfile into {JS_DIR}); "
     "set EDGEKIT_NODE to use a node binary that is not on PATH"
 )
 # Exit code 2 from runner.js: the job, the model files or the inputs cannot be used as given.
@@ -171,7 +173,8 @@ def _call_node(job_path: Path, backend: str, timeout: float) -> None:
     """``node runner.js JOB.json`` with a timeout; its failure as a typed error."""
     node = node_binary() or "node"  # unavailable_reason() found it a moment ago
     try:
-        proc = subprocess.run([node, str(RUNNER_JS), str(job_path)], cwd=JS_DIR, stdin=subprocess.DEVNULL,
+        runner = setup_js.script(RUNNER_JS.name, JS_DIR)  # next to the node_modules it imports
+        proc = subprocess.run([node, str(runner), str(job_path)], cwd=JS_DIR, stdin=subprocess.DEVNULL,
                               capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as e:
         raise EdgekitError(f"TF.js ({backend}) in Node did not finish within {timeout:g} s; "

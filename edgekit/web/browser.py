@@ -83,7 +83,7 @@ def unavailable_reason(*groups: str) -> str | None:
     gone = vendor.missing(*groups)
     if gone:
         return (f"JavaScript packages missing from {vendor.NODE_MODULES} ({', '.join(gone[:3])}): "
-                "run `make setup-js` (npm ci in edgekit/js)")
+                "run `edgekit setup` (`make setup-js` in a checkout)")
     return None
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-NODE_MODULES = Path(__file__).resolve().parent.parent / "js" / "node_modules"
+from edgekit import setup_js
+
+NODE_MODULES = setup_js.node_modules()  # `edgekit setup`'s per-user cache, or a checkout's edgekit/js/node_modules
 
 # Groups of files, each served and bundled flat under one ``vendor/`` folder: tfjs' setWasmPaths and
 # onnxruntime-web's wasmPaths both take that folder, and no two file names collide.
