@@ -28,7 +28,7 @@ from edgekit.folder import ConvertedFolder, Golden, load_golden
 from edgekit.protocol import BenchSettings, Job, default_timeout, load_npz
 from edgekit.quant import dequantize, quant_params, quantize
 from edgekit.row import STATUSES, Row
-from edgekit.runtimes import unavailable_reason
+from edgekit.runtimes import spec, unavailable_reason
 
 if TYPE_CHECKING:
     from edgekit.devices.base import Device, JobOutcome
@@ -188,6 +188,11 @@ def _devices(opts: ValidateOptions, get_device: Any) -> list[Device]:
     return devices
 
 
+def _library_kind(runtime: str, kind: str) -> str:
+    """The device kind whose options check the runtime's own library: local, unless it runs only elsewhere."""
+    return "local" if "local" in spec(runtime).runs_on else kind
+
+
 def _validate_on(ctx: RunContext, run: DeviceRun) -> list[Row]:
     """Every selected artifact on every runtime the device runs for its format, one job at a time."""
     device = run.device
@@ -208,7 +213,8 @@ def _validate_on(ctx: RunContext, run: DeviceRun) -> list[Row]:
                 rows.append(Row.for_artifact(art, runtime, device.name, verdict.status, verdict.reason))
                 continue
             # The runtime library must be importable here when the job runs on this machine (not on a board).
-            missing = (unavailable_reason(runtime) if device.local else None) or device.unavailable_reason(runtime)
+            missing = (unavailable_reason(runtime, _library_kind(runtime, device.kind)) if device.local else None
+                       ) or device.unavailable_reason(runtime)
             if missing:
                 rows.append(Row.for_artifact(art, runtime, device.name, "unavailable", missing))
                 continue

@@ -109,11 +109,19 @@ def build_mobilenet(path: Path, size: int = 32) -> Path:
 
 
 def build_lstm(path: Path) -> Path:
+    return _build_recurrent(path, "LSTM")
+
+
+def build_gru(path: Path) -> Path:
+    return _build_recurrent(path, "GRU")
+
+
+def _build_recurrent(path: Path, layer: str) -> Path:
     import keras
 
     keras.utils.set_random_seed(SEED)
     inp = keras.Input((8, 8), name="sequence")
-    h = keras.layers.LSTM(16)(inp)
+    h = getattr(keras.layers, layer)(16)(inp)
     out = keras.layers.Dense(4, activation="softmax")(h)
     model = keras.Model(inp, out)
     x, y = sequences(512)

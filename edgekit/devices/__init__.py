@@ -3,7 +3,9 @@
 - ``cpu`` (kind ``local``): a subprocess per runtime on this machine (``edgekit.devices.local``);
 - kind ``ssh``: a Linux board over the system OpenSSH client, running the single-file device runner
   (``edgekit.devices.ssh``, ``edgekit/device_runner/runner.py``);
-- kinds ``gpu`` and ``edgetpu``: accelerators on this machine (``edgekit.devices.accel``).
+- kinds ``gpu`` and ``edgetpu``: accelerators on this machine (``edgekit.devices.accel``);
+- kind ``browser``: headless Chromium on this machine, a worker subprocess per job like ``cpu`` but only the
+  browser runtimes (LiteRT.js, TF.js, onnxruntime-web).
 
 ``--device`` names a profile (``edgekit.devices.profiles``): built-in, the user's own, a .toml path, or
 ``ssh://user@host:port``.
@@ -28,10 +30,10 @@ def _make(spec: str, profile: Profile, accept_new_host_key: bool, delegate: str 
 
     if delegate and profile.kind not in ("gpu", "edgetpu"):
         raise InputError(f"--delegate applies to gpu and edgetpu devices; {spec!r} is a {profile.kind} device")
-    if profile.kind == "local":
-        from edgekit.devices.local import LocalCPU
+    if profile.kind in ("local", "browser"):
+        from edgekit.devices.local import BrowserDevice, LocalCPU
 
-        dev = LocalCPU()
+        dev = LocalCPU() if profile.kind == "local" else BrowserDevice()
         dev.name = profile.name
         dev.profile = profile
         return dev

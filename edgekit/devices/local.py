@@ -69,3 +69,13 @@ def _tail(text: str | bytes | None, n: int = 20) -> list[str]:
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
     return [line for line in text.splitlines() if line.strip()][-n:]
+
+
+class BrowserDevice(LocalCPU):
+    """Headless Chromium here: the same worker subprocesses, the runtimes the registry places on ``browser``."""
+
+    name = "browser"
+    kind = "browser"
+
+    def runner_options(self) -> dict[str, Any]:
+        return {"accelerator": self.kind}  # the worker builds the registry's runner for this device kind

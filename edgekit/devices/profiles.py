@@ -6,7 +6,7 @@ A profile is a small TOML file. ``NAME`` resolves, in order, to:
 2. a path to a ``.toml`` file (anything ending in ``.toml`` or containing a path separator);
 3. the user's own ``NAME.toml`` in ``$XDG_CONFIG_HOME/edgekit/devices`` (``~/.config/edgekit/devices``),
    which replaces a built-in profile of the same name (so ``rpi`` can point at the user's board);
-4. a built-in profile shipped as package data (``edgekit/data/devices``: cpu, rpi, gpu, edgetpu).
+4. a built-in profile shipped as package data (``edgekit/data/devices``: cpu, rpi, gpu, edgetpu, browser).
 
 Unknown keys are refused with the list of valid ones: a typo (``hots = ...``) must not silently
 validate on the wrong machine.
@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from edgekit.errors import InputError
 from edgekit.schemas import describe
 
-KINDS = ("local", "ssh", "gpu", "edgetpu")
+KINDS = ("local", "ssh", "gpu", "edgetpu", "browser")
 RUNTIME_CHOICES = ("auto", "ai_edge_litert", "tflite_runtime")
 
 # Keys each kind accepts, besides ``kind`` and ``description``.
@@ -37,6 +37,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
             "connect_timeout", "emulated"),
     "gpu": ("threads", "delegate"),
     "edgetpu": ("threads", "delegate", "device"),
+    "browser": ("threads",),
 }
 
 
@@ -68,7 +69,7 @@ class _ProfileSchema(BaseModel):
     """The typed keys of a profile file (which keys each kind accepts is ``_KEYS``); TOML booleans are not ints."""
 
     model_config = ConfigDict(strict=True, extra="forbid")
-    kind: Literal["local", "ssh", "gpu", "edgetpu"]
+    kind: Literal["local", "ssh", "gpu", "edgetpu", "browser"]
     description: str = ""
     host: str | None = None
     port: Annotated[int, Field(ge=1, le=65535)] | None = None

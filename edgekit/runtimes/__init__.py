@@ -19,7 +19,7 @@ from typing import Any
 
 from edgekit.errors import InputError
 
-DEVICE_KINDS = ("local", "ssh", "gpu", "edgetpu")
+DEVICE_KINDS = ("local", "ssh", "gpu", "edgetpu", "browser")
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,7 @@ class RuntimeSpec:
 
 
 _RT = "edgekit.runtimes"
+_WEB = MappingProxyType({"local": HERE, "browser": HERE})  # browser rows: with every local run, and --device browser
 REGISTRY: tuple[RuntimeSpec, ...] = (
     RuntimeSpec("litert", f"{_RT}.litert:LiteRTRunner", ("tflite",), f"{_RT}.litert:unavailable_reason", runs_on={
         "local": HERE,
@@ -78,11 +79,16 @@ REGISTRY: tuple[RuntimeSpec, ...] = (
     # The same files in a real headless Chromium: TF.js on wasm, TF.js on the GPU backend the browser offers
     # (WebGPU, else WebGL), and the ONNX file through onnxruntime-web.
     RuntimeSpec("tfjs-browser-wasm", f"{_RT}.browser:BrowserRunner", ("tfjs",), f"{_RT}.browser:unavailable_reason",
-                options={"engine": "tfjs", "backend": "wasm"}),
+                options={"engine": "tfjs", "backend": "wasm"}, runs_on=_WEB),
     RuntimeSpec("tfjs-browser-gpu", f"{_RT}.browser:BrowserRunner", ("tfjs",), f"{_RT}.browser:unavailable_reason",
-                options={"engine": "tfjs", "backend": "gpu"}),
+                options={"engine": "tfjs", "backend": "gpu"}, runs_on=_WEB),
     RuntimeSpec("onnx-web", f"{_RT}.browser:BrowserRunner", ("onnx",), f"{_RT}.browser:unavailable_reason",
-                options={"engine": "onnx", "backend": "wasm"}),
+                options={"engine": "onnx", "backend": "wasm"}, runs_on=_WEB),
+    # The .tflite files themselves in the browser (LiteRT.js): on --device browser only, with every other web row.
+    RuntimeSpec("litert-web-wasm", f"{_RT}.browser:BrowserRunner", ("tflite",), f"{_RT}.browser:unavailable_reason",
+                options={"engine": "litert", "backend": "wasm"}, runs_on={"browser": HERE}),
+    RuntimeSpec("litert-web-gpu", f"{_RT}.browser:BrowserRunner", ("tflite",), f"{_RT}.browser:unavailable_reason",
+                options={"engine": "litert", "backend": "webgpu"}, runs_on={"browser": HERE}),
 )
 
 

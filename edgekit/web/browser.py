@@ -103,9 +103,23 @@ def capabilities() -> dict[str, Any]:
         return {"error": f"Chromium did not start: {str(e).strip().splitlines()[0][:300]}"}
 
 
+# The page's wire dtypes: what the harness reads and writes as raw little-endian bytes.
+WIRE = {"float32": "<f4", "int32": "<i4", "int8": "i1", "uint8": "u1"}
+
+
 def _b64_array(spec: dict[str, Any]) -> np.ndarray:
-    dtype = "<i4" if spec["dtype"] == "int32" else "<f4"
+    dtype = WIRE.get(spec["dtype"], "<f4")
     return np.frombuffer(base64.b64decode(spec["b64"]), dtype=dtype).reshape(spec["shape"])
+
+
+def wire_array(a: np.ndarray, keep_8bit: bool = False) -> tuple[str, np.ndarray]:
+    """(wire dtype name, contiguous little-endian array): floats as float32, integers as int32, and with
+    ``keep_8bit`` int8/uint8 as themselves (quantized models' own I/O, which LiteRT.js is fed as is)."""
+    a = np.asarray(a)
+    if keep_8bit and a.dtype in (np.int8, np.uint8):
+        return str(a.dtype), np.ascontiguousarray(a)
+    name = "float32" if a.dtype.kind == "f" else "int32"
+    return name, np.ascontiguousarray(a, dtype=WIRE[name])
 
 
 class BrowserSession:
@@ -216,26 +230,28 @@ class BrowserSession:
     def run_harness(self, engine: str, backend: str, model: Path, feeds: list[tuple[str, np.ndarray]],
                     output_names: list[str], threads: int = 1, runs: int = 50, warmup: int = 5,
                     min_time: float = 1.0, max_time: float = 30.0, warmup_min_time: float = 0.25,
-                    stall_s: float = STALL_S, on_slow: Callable[[str], None] | None = None) -> dict[str, Any]:
+                    stall_s: float = STALL_S, on_slow: Callable[[str], None] | None = None,
+                    requires_state_reset: bool = False) -> dict[str, Any]:
         """Run ``model`` in the harness page: every golden sample (batch 1) and the latency loops.
 
-        ``engine`` is ``tfjs`` (``model`` = the folder holding model.json) or ``onnx`` (``model`` = the
-        .onnx file); ``feeds`` are (model input name, [N, ...] array) pairs. Returns the page's result
+        ``engine`` is ``tfjs`` (``model`` = the folder holding model.json), ``onnx`` (the .onnx file) or
+        ``litert`` (the .tflite file, int8/uint8 inputs fed as they are); ``feeds`` are (model input name,
+        [N, ...] array) pairs. Returns the page's result
         with ``outputs`` decoded to arrays keyed by name, and ``peak_rss_mb`` of the renderer. A page that
         makes no progress for ``stall_s`` seconds while Chromium is idle raises, naming the stage."""
         with tempfile.TemporaryDirectory(prefix="edgekit-browser-") as tmp, self.mounted(model) as model_url, \
                 self.mounted(Path(tmp)) as data_url:
             inputs = []
             for k, (name, a) in enumerate(feeds):
-                a = np.asarray(a)
-                wire = np.ascontiguousarray(a, dtype="<f4" if a.dtype.kind == "f" else "<i4")
+                dtype, wire = wire_array(a, keep_8bit=engine == "litert")
                 wire.tofile(Path(tmp) / f"input_{k}.bin")
-                inputs.append({"name": name, "dtype": "float32" if wire.dtype.kind == "f" else "int32",
-                               "shape": list(wire.shape), "url": f"{data_url}input_{k}.bin"})
+                inputs.append({"name": name, "dtype": dtype, "shape": list(wire.shape),
+                               "url": f"{data_url}input_{k}.bin"})
             job = {"engine": engine, "backend": backend, "threads": threads, "vendor": "/vendor/",
                    "model_url": model_url + ("model.json" if engine == "tfjs" else ""),
                    "inputs": inputs, "output_names": list(output_names), "runs": runs, "warmup": warmup,
-                   "min_time": min_time, "max_time": max_time, "warmup_min_time": warmup_min_time}
+                   "min_time": min_time, "max_time": max_time, "warmup_min_time": warmup_min_time,
+                   "requires_state_reset": requires_state_reset}
             page = self.harness_page()
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))

@@ -36,7 +36,28 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "onnxruntime-web/dist/ort-wasm-simd-threaded.mjs",
         "onnxruntime-web/dist/ort-wasm-simd-threaded.wasm",
     ),
+    # LiteRT.js: an ES module (its helper package mapped by the page's import map) and one emscripten
+    # loader + wasm pair per build. loadLiteRt(folder) picks the build: relaxed-SIMD ("internal"), else
+    # "compat"; with {jspi: true} (WebGPU partitioning) "jspi"; with {threads: true} "threaded".
+    # Pages import index.js (LiteRT.js) with an import map that points "@litertjs/wasm-utils" at bundle.js.
+    "litert": (
+        "@litertjs/core/dist/index.js",
+        "@litertjs/wasm-utils/dist/bundle.js",
+        "@litertjs/core/wasm/litert_wasm_internal.js",
+        "@litertjs/core/wasm/litert_wasm_internal.wasm",
+        "@litertjs/core/wasm/litert_wasm_compat_internal.js",
+        "@litertjs/core/wasm/litert_wasm_compat_internal.wasm",
+    ),
+    "litert-jspi": (
+        "@litertjs/core/wasm/litert_wasm_jspi_internal.js",
+        "@litertjs/core/wasm/litert_wasm_jspi_internal.wasm",
+    ),
+    "litert-threads": (
+        "@litertjs/core/wasm/litert_wasm_threaded_internal.js",
+        "@litertjs/core/wasm/litert_wasm_threaded_internal.wasm",
+    ),
 }
+
 
 # What package each group comes from, for version reports and bundle READMEs.
 PACKAGES = {
@@ -45,6 +66,9 @@ PACKAGES = {
     "tfjs-webgl": ("@tensorflow/tfjs-backend-webgl",),
     "tfjs-webgpu": ("@tensorflow/tfjs-backend-webgpu",),
     "ort": ("onnxruntime-web",),
+    "litert": ("@litertjs/core", "@litertjs/wasm-utils"),
+    "litert-jspi": ("@litertjs/core",),
+    "litert-threads": ("@litertjs/core",),
 }
 
 

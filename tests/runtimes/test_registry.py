@@ -12,7 +12,7 @@ import pytest
 
 from edgekit import runtimes
 from edgekit.devices.accel import EdgeTPUDevice, GPUDevice
-from edgekit.devices.local import LocalCPU
+from edgekit.devices.local import BrowserDevice, LocalCPU
 from edgekit.devices.ssh import SSHDevice
 from edgekit.errors import InputError
 from edgekit.formats import TARGETS
@@ -33,7 +33,8 @@ def test_every_runtime_runs_formats_that_convert_produces() -> None:
 
 
 def test_every_device_kind_is_one_the_registry_knows() -> None:
-    assert {LocalCPU.kind, SSHDevice.kind, GPUDevice.kind, EdgeTPUDevice.kind} == set(runtimes.DEVICE_KINDS)
+    assert {LocalCPU.kind, SSHDevice.kind, GPUDevice.kind, EdgeTPUDevice.kind,
+            BrowserDevice.kind} == set(runtimes.DEVICE_KINDS)
 
 
 def test_the_format_to_runtime_mapping_is_what_validate_always_ran() -> None:
@@ -107,7 +108,8 @@ def test_naming_every_runner_imports_no_framework() -> None:
             "for rt in runtimes.REGISTRY:\n"
             "    for target in [rt.runner, rt.check] + [p.runner or rt.runner for p in rt.runs_on.values()]:\n"
             "        runtimes.load_target(target)\n"
-            "    runtimes.unavailable_reason(rt.name) if not rt.name.startswith(('tfjs-browser', 'onnx-web')) else 0\n"
+            "    web = rt.name.startswith(('tfjs-browser', 'onnx-web', 'litert-web'))\n"
+            "    runtimes.unavailable_reason(rt.name) if not web else 0\n"
             "print(json.dumps([m for m in ('tensorflow', 'onnxruntime', 'ai_edge_litert', 'keras') "
             "if m in sys.modules]))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

@@ -4,12 +4,15 @@
 // Every step of the job marks progress (stage, detail): a page that stops making progress while
 // Chromium sits idle is reported by the Python side as a stall naming the stage, never waited on forever.
 //
-// job = {engine: 'tfjs'|'onnx', backend: 'wasm'|'webgl'|'webgpu', threads, model_url, vendor,
-//        inputs: [{name, dtype: 'float32'|'int32', shape: [N, ...], url}], output_names: [...],
+// job = {engine: 'tfjs'|'onnx'|'litert', backend: 'wasm'|'webgl'|'webgpu', threads, model_url, vendor,
+//        inputs: [{name, dtype: 'float32'|'int32'|'int8'|'uint8', shape: [N, ...], url}], output_names: [...],
+//        requires_state_reset (litert),
 //        runs, warmup, min_time, max_time, warmup_min_time}          (times in seconds)
 // result = {outputs: [{name, dtype, shape: [N, ...], b64}], latency: [ms...], warmup: {...}, ...}
 
 const loaded = new Map();
+// The wire dtypes of inputs and outputs (int8/uint8: quantized models' own I/O, LiteRT.js only).
+const WIRE = { float32: Float32Array, int32: Int32Array, int8: Int8Array, uint8: Uint8Array };
 
 // What the job is doing now. `progress` counts marks: the poller returns whenever it changes.
 const state = { stage: 'idle', detail: '', progress: 0, done: false, error: null, result: null, page_errors: [] };
@@ -70,9 +73,9 @@ async function fetchTyped(spec) {
   const resp = await fetch(spec.url);
   if (!resp.ok) throw new Error(`input ${spec.name}: HTTP ${resp.status} for ${spec.url}`);
   const buf = await resp.arrayBuffer();
-  const Typed = spec.dtype === 'int32' ? Int32Array : Float32Array;
+  const Typed = WIRE[spec.dtype] || Float32Array;
   const count = spec.shape.reduce((a, b) => a * b, 1);
-  if (buf.byteLength !== count * 4) {
+  if (buf.byteLength !== count * Typed.BYTES_PER_ELEMENT) {
     throw new Error(`input ${spec.name}: ${buf.byteLength} bytes for shape ${JSON.stringify(spec.shape)}`);
   }
   return new Typed(buf);
@@ -121,14 +124,15 @@ function stackOutputs(perSample, names, nSamples) {
   return names.map((name, k) => {
     const first = perSample[0][k];
     const sampleShape = first.shape.length >= 1 && first.shape[0] === 1 ? first.shape.slice(1) : first.shape;
-    const Typed = first.dtype === 'int32' ? Int32Array : Float32Array;
+    const dtype = first.dtype in WIRE ? first.dtype : 'float32';
+    const Typed = WIRE[dtype];
     const per = first.data.length;
     const all = new Typed(per * nSamples);
     perSample.forEach((s, i) => {
       if (s[k].data.length !== per) throw new Error(`output ${name} changed size between samples`);
       all.set(s[k].data, i * per);
     });
-    return { name, dtype: first.dtype === 'int32' ? 'int32' : 'float32', shape: [nSamples, ...sampleShape], b64: toBase64(all) };
+    return { name, dtype, shape: [nSamples, ...sampleShape], b64: toBase64(all) };
   });
 }
 
@@ -380,7 +384,16 @@ async function runOnnx(job) {
 
 async function run(job) {
   document.getElementById('status').textContent = `running ${job.engine} (${job.backend})`;
-  const result = job.engine === 'onnx' ? await runOnnx(job) : await runTfjs(job);
+  let result;
+  if (job.engine === 'litert') {
+    const { runLiteRt } = await import('./harness_litert.js');
+    result = await runLiteRt(job, { mark, fetchTyped, runLoopAsync, summaryOf });
+  } else {
+    result = job.engine === 'onnx' ? await runOnnx(job) : await runTfjs(job);
+  }
+  // What the page downloaded (bytes on the wire per URL path): the model, the runtime, the inputs.
+  result.resources = performance.getEntriesByType('resource').map((e) => ({
+    path: new URL(e.name).pathname, bytes: e.encodedBodySize || e.transferSize || 0 }));
   document.getElementById('status').textContent = 'done';
   return result;
 }
