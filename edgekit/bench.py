@@ -67,6 +67,16 @@ def thin(times_ms: list[float], most: int = MAX_SAMPLES) -> list[float]:
     return list(times_ms[::step])
 
 
+# Steady-state times written to report.json (``latency_samples_ms``) for baselines (edgekit.baseline): enough
+# for a stable bootstrap of the median; times are whole nanoseconds, so 6 decimals of a ms lose nothing.
+REPORT_SAMPLES = 1000
+
+
+def report_samples(times_ms: list[float]) -> list[float] | None:
+    """At most REPORT_SAMPLES of the per-run times for report.json (None when there are none)."""
+    return [round(float(v), 6) for v in thin(times_ms, REPORT_SAMPLES)] or None
+
+
 def summarize(times_ms: list[float]) -> dict[str, float | int]:
     """count/min/max/mean/std/p50/p90/p99 of per-run times in ms."""
     if not times_ms:

@@ -12,6 +12,8 @@ from typing import Annotated, Any
 import typer
 
 from edgekit import __version__
+from edgekit import cli_validate_options as vo
+from edgekit.cli_compare import register as register_compare
 from edgekit.cli_quant import register as register_quant_debug
 from edgekit.cli_setup import register as register_setup
 from edgekit.cli_wrap import OneLineUsageErrors, cli_errors, debug
@@ -132,13 +134,8 @@ TOL_HELP = (
 def validate_cli(
     folder: Annotated[Path, typer.Argument(help="The output folder of `edgekit convert` (holds manifest.json).")],
     device: Annotated[list[str] | None, typer.Option("--device", "-d", help=DEVICE_HELP)] = None,
-    accept_new_host_key: Annotated[
-        bool, typer.Option("--accept-new-host-key",
-                           help="SSH: record an unknown host key on first contact (a changed key is still refused).")
-    ] = False,
-    delegate: Annotated[
-        str | None, typer.Option("--delegate", help="TFLite delegate library for --device gpu or edgetpu.")
-    ] = None,
+    accept_new_host_key: vo.AcceptNewHostKey = False,
+    delegate: vo.Delegate = None,
     artifact: Annotated[
         list[str] | None, typer.Option("--artifact", "-a", help="Only this artifact id (repeatable). Default: all.")
     ] = None,
@@ -153,18 +150,21 @@ def validate_cli(
         float, typer.Option("--warmup-min-time", help="Keep warming up at least this many seconds.")
     ] = 0.25,
     tol: Annotated[list[str] | None, typer.Option("--tol", help=TOL_HELP)] = None,
-    report: Annotated[
-        Path | None, typer.Option("--report", help="Folder for report.json/.md/.html. Default: FOLDER/report.")
-    ] = None,
-    timeout: Annotated[
-        float | None, typer.Option("--timeout", help="Seconds per runtime worker before it counts as hung.")
-    ] = None,
+    report: vo.ReportDir = None,
+    timeout: vo.Timeout = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print report.json on stdout instead of the table.")] = False,
+    baseline: vo.Baseline = None,
+    max_latency_regression: vo.LatencyGate = "10%",
+    max_size_growth: vo.SizeGate = "5%",
+    max_accuracy_drop: vo.AccuracyGate = "0.5",
+    baseline_any_machine: vo.AnyMachine = False,
+    junit: vo.Junit = None,
 ) -> None:
     """Run every artifact on its runtimes: parity against the source model's outputs, and latency.
 
     Exit code 0 when every artifact passes, 1 when any fails, errors or was tampered with (or is
     unavailable with CI=true), 2 for bad input."""
+    from edgekit.baseline import BaselineRequest
     from edgekit.protocol import BenchSettings
     from edgekit.report import print_console
     from edgekit.validate import ValidateOptions, validate
@@ -180,6 +180,9 @@ def validate_cli(
         tolerances=list(tol or []),
         report_dir=report,
         timeout_s=timeout,
+        baseline=None if baseline is None else BaselineRequest(baseline, max_latency_regression, max_size_growth,
+                                                               max_accuracy_drop, baseline_any_machine),
+        junit=junit,
     )
     result = validate(folder, opts)
     print_console(result, as_json=json_out)
@@ -304,6 +307,7 @@ def quickstart_cli(
 # ---------------------------------------------------------------------------------------------------------
 register_quant_debug(app)  # edgekit/cli_quant.py
 register_setup(app)  # edgekit/cli_setup.py
+register_compare(app)  # edgekit/cli_compare.py: `edgekit compare OLD NEW` (docs/ci.md)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,10 +10,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from edgekit import outdir
+from edgekit import baseline_view, outdir
 from edgekit.errors import InputError
 
-_COLORS = {"pass": "#1a7f37", "fail": "#cf222e", "error": "#bc4c00", "tampered": "#8250df", "unavailable": "#6e7781"}
+_COLORS = {"pass": "#1a7f37", "fail": "#cf222e", "error": "#bc4c00", "tampered": "#8250df", "unavailable": "#6e7781",
+           "regressed": "#cf222e"}
 
 
 def public(report: dict[str, Any]) -> dict[str, Any]:
@@ -164,6 +165,8 @@ def print_console(report: dict[str, Any], as_json: bool = False) -> None:
         con.print(f"  {line}", highlight=False, markup=False)
     for np_ in report["not_produced"]:
         con.print(f"  {np_['artifact']}: not produced by convert ({np_['reason']})", highlight=False, markup=False)
+    if report.get("baseline"):
+        con.print(baseline_view.headline(report), highlight=False, markup=False)
     s = report["summary"]
     con.print(f"{s['pass']} pass, {s['fail']} fail, {s['error']} error, {s['tampered']} tampered, "
               f"{s['unavailable']} unavailable in {s['wall_s']:.1f} s; report: {report['report_dir']}",
@@ -215,6 +218,8 @@ def to_markdown(report: dict[str, Any]) -> str:
     if report["not_produced"]:
         lines += ["", "## Not produced by convert", ""]
         lines += [f"- {x['artifact']}: {x['reason']}" for x in report["not_produced"]]
+    if report.get("baseline"):
+        lines += ["", baseline_view.to_markdown(report).rstrip("\n")]
     lines += ["", "## Latency detail (ms)", "",
               "| artifact | runtime | load | first | warm-up mean | mean | std | min | p90 | max | n "
               "| per-call overhead | peak RSS MB |", "|" + "---|" * 13]

@@ -8,7 +8,9 @@ from typing import Any
 
 from edgekit import manifest as mf
 
-STATUSES = ("pass", "fail", "error", "tampered", "unavailable")
+# "regressed": passed, but worse than --baseline beyond a gate (edgekit.baseline).
+STATUSES = ("pass", "fail", "error", "tampered", "unavailable", "regressed")
+OPTIONAL = ("stderr_tail", "latency_samples_ms", "baseline")
 
 
 @dataclass
@@ -37,6 +39,9 @@ class Row:
     notes: list[str] = field(default_factory=list)
     wall_s: float | None = None
     stderr_tail: list[str] | None = None  # written only when the worker failed and left some
+    # Optional fields, written only when set (after the fields above, which schema 1 always writes):
+    latency_samples_ms: list[float] | None = None  # steady-state times, <= bench.REPORT_SAMPLES, for --baseline
+    baseline: dict[str, Any] | None = None  # the comparison with --baseline's row (edgekit.baseline)
     # Per-run times (thinned) for the HTML plot: kept in memory, never written to report.json.
     samples_ms: list[float] = field(default_factory=list, repr=False)
 
@@ -53,8 +58,9 @@ class Row:
         return lat.get("count", 0) * lat.get("mean", 0.0) + warm.get("count", 0) * (warm.get("mean_ms") or 0.0)
 
     def to_dict(self) -> dict[str, Any]:
-        """report.json's row: every field but ``samples_ms``; ``stderr_tail`` only when there is one."""
+        """report.json's row: every field but ``samples_ms``; the optional ones only when they are set."""
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "samples_ms"}
-        if self.stderr_tail is None:
-            del out["stderr_tail"]
+        for name in OPTIONAL:
+            if out[name] is None:
+                del out[name]
         return out

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from edgekit import __version__, manifest
-from edgekit.bench import check_settings, thin
+from edgekit.baseline import BaselineRequest, apply_request
+from edgekit.bench import check_settings, report_samples, thin
 from edgekit.compare import Override, accuracy, check_scopes, compare, degenerate_warnings, parse_overrides, policy_for
 from edgekit.errors import EXIT_FAILED, EXIT_OK, InputError
 from edgekit.folder import ConvertedFolder, Golden, load_golden
@@ -50,6 +51,8 @@ class ValidateOptions:
     report_dir: Path | None = None  # None = DIR/report; a report is always written
     timeout_s: float | None = None  # per worker; None = derived from the bench settings
     ci: bool | None = None  # None = read the CI environment variable
+    baseline: BaselineRequest | None = None  # --baseline and its gates (edgekit.baseline, docs/ci.md)
+    junit: Path | None = None  # --junit: a JUnit XML file of the rows (edgekit.ci_report)
 
 
 @dataclass
@@ -131,6 +134,7 @@ def _take_timings(row: Row, outcome: JobOutcome) -> None:
         r.warmup or None, r.infer_ms, r.peak_rss_mb, r.threads, r.versions)
     row.notes += r.notes
     row.samples_ms = thin(r.samples_ms)
+    row.latency_samples_ms = report_samples(r.samples_ms)
     if r.infer_ms is not None and r.latency.get("p50") is not None:
         row.overhead_ms = r.infer_ms - r.latency["p50"]
 
@@ -261,6 +265,10 @@ def _prepare(folder: Path | str, opts: ValidateOptions) -> tuple[ConvertedFolder
         selected = [m.artifact(i) for i in dict.fromkeys(opts.artifacts)]  # unknown id -> ManifestError
     for art in selected:  # a manifest that points outside the folder is refused before anything runs
         src.path_of(art)
+    if opts.junit is not None:
+        from edgekit.ci_report import check_junit_path
+
+        check_junit_path(opts.junit, src.folder, keep=[src.folder / a.path for a in m.artifacts if a.ok and a.path])
     return src, overrides, selected, report_dir
 
 
@@ -329,5 +337,14 @@ def validate(folder: Path | str, opts: ValidateOptions | None = None) -> dict[st
     rows, runs = _run_devices(ctx, devices)
     report = _report(ctx, runs, rows, time.perf_counter() - t_start)
     report["report_dir"] = str(report_dir)
+    # A bad --baseline or gate is exit 2, raised only once every report file is written (docs/ci.md).
+    baseline_error = apply_request(report, opts.baseline) if opts.baseline else None
     write_reports(report, report_dir, samples=[r.samples_ms for r in rows])
+    from edgekit.ci_report import append_step_summary, write_junit
+
+    if opts.junit is not None:
+        write_junit(report, opts.junit)
+    append_step_summary(report)
+    if baseline_error is not None:
+        raise baseline_error
     return report
