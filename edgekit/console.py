@@ -77,6 +77,9 @@ def print_convert_summary(result: Any) -> None:
             + ([f"io {a.quantization['inputs'][0].dtype}"] if a.quantization["inputs"] else []))
         t.add_row(a.id, status, human_bytes(a.bytes), f"{a.seconds or 0:.1f}s", notes or "")
     out_console.print(t)
+    for a in m.artifacts:  # --int8-max-drop: what the search chose (edgekit/formats/int8_budget.py)
+        if a.extra.get("int8_search"):
+            out_console.print(f"{a.id}: {a.extra['int8_search'].get('summary', '')}", markup=False, soft_wrap=True)
     for w in m.warnings:
         out_console.print(f"[bold yellow]warning:[/] {escape(w)}")  # a pip command's [extra] is no markup
     failed = [a.id for a in m.artifacts if not a.ok]

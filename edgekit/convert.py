@@ -228,7 +228,8 @@ def _build(model: Path, kind: str, staging: Path, opts: ConvertOptions, targets:
     # Closing the context removes the scratch folders the formats asked for.
     with Context(staging=staging, saved_model_dir=sm_dir, inputs=sig_inputs, outputs=sig_outputs,
                  keras_model=source.keras_model, calibration=calib, options=opts,
-                 check_inputs={k: v[:8] for k, v in golden.arrays.items()}) as ctx:
+                 check_inputs={k: v[:8] for k, v in golden.arrays.items()}, golden=golden,
+                 reference=reference) as ctx:
         artifacts = _run_targets(ctx, targets, notify)
     if "saved_model" not in {t.id for t in targets}:
         shutil.rmtree(sm_dir)

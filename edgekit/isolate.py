@@ -103,6 +103,11 @@ def convert(module: Any, ctx: Any, target: Any, model: Path | None = None) -> Ar
 def _run_job(child: _Child, module: Any, ctx: Any, target: Any) -> Artifact:
     arrays = {f"c/{k}": v for k, v in ctx.calibration.arrays.items()}
     arrays.update({f"g/{k}": v for k, v in ctx.check_inputs.items()})
+    if ctx.golden is not None:  # the whole golden set: an int8 accuracy budget is measured on it
+        arrays.update({f"gi/{k}": v for k, v in ctx.golden.arrays.items()})
+        arrays.update({f"gr/{k}": v for k, v in ctx.reference.items()})
+        if ctx.golden.labels is not None:
+            arrays["gl"] = ctx.golden.labels
     np.savez(child.work / CALIBRATION, **arrays)
     job = {
         "module": module.__name__, "target": target.id, "staging": str(ctx.staging),
@@ -208,7 +213,11 @@ def _child_convert(work: Path, job: dict[str, Any], keras_model: Any) -> Artifac
                   inputs=[TensorSpec.from_dict(t) for t in job["inputs"]],
                   outputs=[TensorSpec.from_dict(t) for t in job["outputs"]], keras_model=keras_model,
                   calibration=calib, options=opts,
-                  check_inputs={k[2:]: v for k, v in data.items() if k.startswith("g/")})
+                  check_inputs={k[2:]: v for k, v in data.items() if k.startswith("g/")},
+                  reference={k[3:]: v for k, v in data.items() if k.startswith("gr/")})
+    golden = {k[3:]: v for k, v in data.items() if k.startswith("gi/")}
+    if golden:
+        ctx.golden = DataSet(golden, source="golden", labels=data.get("gl"))
     target = TARGETS[job["target"]]
     crash_if_asked(target.id)
     module = importlib.import_module(job["module"])

@@ -28,6 +28,7 @@ from edgekit.errors import EXIT_FAILED, EXIT_OK, InputError
 from edgekit.folder import ConvertedFolder, Golden, load_golden
 from edgekit.protocol import BenchSettings, Job, default_timeout, load_npz
 from edgekit.quant import dequantize, quant_params, quantize
+from edgekit.quant_debug.score import budget_failure
 from edgekit.row import STATUSES, Row
 from edgekit.runtimes import spec, unavailable_reason
 
@@ -153,6 +154,10 @@ def _judge(ctx: RunContext, row: Row, art: manifest.Artifact, raw: dict[str, np.
             row.accuracy = {"value": acc, "source": ctx.source_acc, "delta": delta}
             if tol.max_accuracy_drop is not None and delta is not None and -delta > tol.max_accuracy_drop:
                 parity.failures.append(f"accuracy drop {-delta:.4g} exceeds {tol.max_accuracy_drop:g}")
+    delta = (row.accuracy or {}).get("delta")  # an int8 budget recorded by convert (--int8-max-drop)
+    over = budget_failure(art.extra.get("int8_search"), delta, parity.outputs.get(first))
+    if over:
+        parity.failures.append(over)
     row.parity = parity.to_dict()
     row.status = "pass" if parity.passed else "fail"
     row.reason = None if parity.passed else "; ".join(parity.failures)

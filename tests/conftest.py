@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tests import models
+from tests.quant_debug import hostile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
@@ -96,6 +97,34 @@ def converted_mobilenet(tmp_path_factory, mobilenet_path, mobilenet_calibration)
 @pytest.fixture(scope="session")
 def converted_lstm(tmp_path_factory, lstm_path, lstm_calibration):
     return _convert(lstm_path, tmp_path_factory.mktemp("conv") / "lstm", lstm_calibration)
+
+
+# The quantization-hostile model (tests/quant_debug/hostile.py): tests/quant_debug and tests/formats/test_int8_*.
+@pytest.fixture(scope="session")
+def hostile_path(model_dir) -> Path:
+    return hostile.build(model_dir / "hostile.keras")
+
+
+@pytest.fixture(scope="session")
+def hostile_data(model_dir) -> dict[str, Path]:
+    xc, yc = hostile.data(200, seed=11)
+    xg, yg = hostile.data(300, seed=12)
+    paths = {"calibration": model_dir / "hostile_calib.npz", "golden": model_dir / "hostile_golden.npz"}
+    np.savez(paths["calibration"], features=xc, labels=yc)
+    np.savez(paths["golden"], features=xg, labels=yg)
+    return paths
+
+
+@pytest.fixture(scope="session")
+def hostile_converted(tmp_path_factory, hostile_path, hostile_data):
+    """SavedModel, float32, float16, dynamic, and int8 within a 2-point budget (--int8-max-drop 2
+    --int8-weights auto; plain int8 is the search's first candidate), with the labelled golden set."""
+    from edgekit.convert import ConvertOptions, convert
+
+    opts = ConvertOptions(formats="saved_model,tflite", calibration=str(hostile_data["calibration"]),
+                          golden=str(hostile_data["golden"]), golden_samples=300, int8_max_drop=2.0,
+                          int8_weights="auto")
+    return convert(hostile_path, tmp_path_factory.mktemp("conv") / "hostile", opts)
 
 
 @pytest.fixture()

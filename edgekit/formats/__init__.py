@@ -26,26 +26,33 @@ class Option:
 
     name: str
     flag: str
-    default: str | int
+    default: str | int | float | None
     help: str
     choices: tuple[str, ...] = ()
     bounds: tuple[int, int] | None = None
     bounds_why: str = ""  # whose range the bounds are ("tf2onnx supports")
+    kind: type | None = None  # an optional number (default None): float; else the default's type
 
     @property
-    def type(self) -> type:
-        return type(self.default)
+    def type(self) -> Any:
+        return self.kind | None if self.kind is not None else type(self.default)
 
     def check(self, value: Any) -> None:
         """InputError naming the flag, the value received and what is accepted."""
-        if not isinstance(value, self.type) or isinstance(value, bool):
+        if self.kind is not None:
+            if value is None:
+                return
+            if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+                raise InputError(f"{self.flag} must be a number; received {value!r}")
+        elif not isinstance(value, self.type) or isinstance(value, bool):
             raise InputError(f"{self.flag} must be a {self.type.__name__}; received {value!r}")
         if self.choices and value not in self.choices:
             raise InputError(f"{self.flag} {value!r} is not one of {', '.join(self.choices)}")
         if self.bounds and not self.bounds[0] <= value <= self.bounds[1]:
             low, high = self.bounds
+            default = "leave it out for none" if self.default is None else f"{self.default} is the default"
             raise InputError(f"{self.flag} {value} is outside the range {self.bounds_why} ({low} to {high}); "
-                             f"{self.default} is the default")
+                             f"{default}")
 
 
 @dataclass(frozen=True)
@@ -92,9 +99,20 @@ INT8 = (
     # per-channel: one scale per output channel (the converter's default; keeps depthwise convs accurate).
     # per-tensor: one scale per weight tensor: smaller files for narrow nets, where per-channel scales and zero
     # points are a large share of the bytes (MobileNetV2 a0.35: 0.38x -> 0.28x of float32); check the accuracy.
+    # auto: with a budget (below), the smallest layout that meets it; without one, per-channel.
     Option("int8_weights", "--int8-weights", "per-channel",
-           "int8 weight scales: per-channel (default) or per-tensor (smaller files).",
-           choices=("per-channel", "per-tensor")),
+           "int8 weight scales: per-channel (default), per-tensor (smaller files), or auto (with --int8-max-drop: "
+           "the smallest that meets the budget).", choices=("per-channel", "per-tensor", "auto")),
+)
+# An accuracy budget for tflite-int8 (docs/quant-debug.md): measured on the golden set, never on calibration data.
+INT8_BUDGET = (
+    Option("int8_max_drop", "--int8-max-drop", None,
+           "Accuracy budget for tflite-int8, in percentage points of golden-set accuracy (or of top-1 agreement with "
+           "the float model without labels): int8 layers are kept in float, fewest first, until it is met.",
+           bounds=(0, 100), bounds_why="of percentage points", kind=float),
+    Option("int8_min_sqnr", "--int8-min-sqnr", None,
+           "The same budget as an SQNR floor in dB of the int8 outputs against the float model's (for outputs that "
+           "are not class scores).", bounds=(-100, 200), bounds_why="of dB", kind=float),
 )
 LSTM = Option("lstm", "--lstm", "auto",
               "How to lower LSTM layers for TFLite: auto (fused op, else unrolled, else Flex), fused, unroll, flex.",
@@ -104,7 +122,7 @@ FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
         Format("saved_model", "edgekit.formats.saved_model"),
-        Format("tflite", "edgekit.formats.tflite", options=(*INT8, LSTM), needs=("tf_keras",),
+        Format("tflite", "edgekit.formats.tflite", options=(*INT8, *INT8_BUDGET, LSTM), needs=("tf_keras",),
                why="tf_keras rebuilds LSTM models so the converter can emit the fused LSTM op"),
         Format("tfjs", "edgekit.formats.tfjs", needs=("tensorflowjs",), why="its SavedModel converter",
                check="edgekit.extras:tfjs_unavailable_reason", options=(
@@ -207,6 +225,10 @@ def check_options(options: Any) -> None:
     """Check every format option on ``options`` (a ConvertOptions) before anything heavy is imported."""
     for opt in OPTIONS:
         opt.check(getattr(options, opt.name))
+    budget = [o.flag for o in INT8_BUDGET if getattr(options, o.name) is not None]
+    if budget and not getattr(options, "golden", None) and getattr(options, "calibration", None) in (None, "random"):
+        raise InputError(f"{budget[0]} needs a golden set to measure int8 on: give --golden (with labels) or real "
+                         "--calibration data to hold one out; received neither")
 
 
 def unused_options(options: Any, targets: list[Target]) -> list[str]:
@@ -244,6 +266,10 @@ class Context:
     calibration: Any | None  # DataSet or None
     options: Any  # ConvertOptions
     check_inputs: dict[str, Any] = field(default_factory=dict)  # a few golden samples for sanity checks
+    # The whole golden set (a DataSet, labels included) and the source model's outputs on it: what an accuracy
+    # budget (--int8-max-drop) is measured on.
+    golden: Any | None = None
+    reference: dict[str, Any] = field(default_factory=dict)
     shared: dict[str, Any] = field(default_factory=dict)  # per-run caches (e.g. the LSTM lowering decision)
     _scratch: dict[str, Path] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

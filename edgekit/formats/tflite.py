@@ -13,7 +13,7 @@ import numpy as np
 
 from edgekit import tflite_inspect
 from edgekit.errors import ConversionError, first_line
-from edgekit.formats import Context, Target, shared_load
+from edgekit.formats import Context, Target, int8_budget, shared_load
 from edgekit.formats.rnn import find_rnn_layers
 from edgekit.manifest import Artifact, QuantParams
 
@@ -87,7 +87,7 @@ def _configure(conv: Any, ctx: Context, variant: str) -> dict[str, Any]:
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         conv.inference_input_type = tf.as_dtype(io)
         conv.inference_output_type = tf.as_dtype(io)
-        per_channel = getattr(ctx.options, "int8_weights", "per-channel") == "per-channel"
+        per_channel = getattr(ctx.options, "int8_weights", "per-channel") != "per-tensor"  # auto: see int8_budget
         if not per_channel:
             conv._experimental_disable_per_channel = True
         opts.update(optimizations=["DEFAULT"], supported_ops=["TFLITE_BUILTINS_INT8"], per_channel=per_channel,
@@ -132,10 +132,13 @@ def _convert(ctx: Context, target: Target) -> Artifact:
     flex = lowering.get("lstm_lowering") == "flex"
     if flex:
         conv.target_spec.supported_ops = _with_select_ops(conv)
+    search = None
     try:
         probe = lowering.get("probe_tflite")
-        # The fused lowering already converted once, unconfigured, to check its ops: that is float32.
-        blob = probe if variant == "float32" and isinstance(probe, bytes) else conv.convert()
+        if variant == "int8" and int8_budget.wanted(ctx.options):  # --int8-max-drop: the budgeted search
+            blob, search = int8_budget.search(conv, ctx)
+        else:  # the fused lowering already converted once, unconfigured, to check its ops: that is float32
+            blob = probe if variant == "float32" and isinstance(probe, bytes) else conv.convert()
     except Exception as e:  # the converter raises ConverterError and friends with long MLIR dumps
         msg = _first_line(e)
         if flex or not _is_flex_error(str(e)) or (ctx.keras_model is not None and ctx.options.lstm not in
@@ -155,12 +158,7 @@ def _convert(ctx: Context, target: Target) -> Artifact:
     out.write_bytes(blob)
     info = tflite_inspect.inspect(blob)
     options["supported_ops"] = options.get("supported_ops", ["TFLITE_BUILTINS"])
-    if info.requires_flex:
-        notes.append("requires the Flex delegate (Select TF ops: " + ", ".join(info.flex_ops[:8]) +
-                     "): app builds must link tensorflow-lite-select-tf-ops, several MB")
-    if variant == "dynamic":
-        notes.append("dynamic-range (hybrid) kernels do not run in XNNPACK: expect it slower than float32 on "
-                     "x86/ARM CPUs; it saves size, not time")
+    notes += _variant_notes(info, variant)
     if "lstm_lowering" in lowering:
         options["lstm_lowering"] = lowering["lstm_lowering"]
         if lowering.get("batch_size"):
@@ -177,8 +175,21 @@ def _convert(ctx: Context, target: Target) -> Artifact:
         notes=notes,
         extra={"ops": info.op_summary()},
     )
+    if search is not None:
+        int8_budget.record(art, search)
     _record_io(art, ctx, info)
     return art
+
+
+def _variant_notes(info: tflite_inspect.TfliteInfo, variant: str) -> list[str]:
+    notes = []
+    if info.requires_flex:
+        notes.append("requires the Flex delegate (Select TF ops: " + ", ".join(info.flex_ops[:8]) +
+                     "): app builds must link tensorflow-lite-select-tf-ops, several MB")
+    if variant == "dynamic":
+        notes.append("dynamic-range (hybrid) kernels do not run in XNNPACK: expect it slower than float32 on "
+                     "x86/ARM CPUs; it saves size, not time")
+    return notes
 
 
 def _with_select_ops(conv: Any) -> list[Any]:

@@ -72,11 +72,12 @@ class SearchRecord(_Record):
     ranking: list[LayerEffect] = Field(default_factory=list)
     seconds: float
     reason: str | None = None
+    summary: str = ""  # one_line(), as recorded
 
-    def summary(self) -> str:
+    def one_line(self) -> str:
         """The convert summary's one line."""
         best = self.candidates[self.chosen]
-        unit = "dB SQNR" if self.metric == "sqnr_db" else f"{self.metric} {best.value * 100:.1f}%"
+        unit = f"SQNR {best.value:.1f} dB" if self.metric == "sqnr_db" else f"{self.metric} {best.value * 100:.1f}%"
         drop = "" if best.drop_points is None else f", drop {best.drop_points:.2f} pts"
         floats = ", ".join(self.float_layers) or "none"
         verdict = "met" if self.met else "NOT met"

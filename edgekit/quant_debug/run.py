@@ -46,4 +46,5 @@ def search_int8(converter: Any, io: str, golden: Golden, budget: Budget, weights
         golden_samples=len(golden.reference), candidates=outcome.candidates, chosen=outcome.chosen,
         met=outcome.met, float_layers=chosen.float_layers, float_ops=chosen.float_ops, ranking=outcome.ranking,
         seconds=round(time.monotonic() - t0, 2), reason=outcome.reason)
+    record.summary = record.one_line()
     return blob, record
