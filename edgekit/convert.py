@@ -146,6 +146,10 @@ def discover_training_output(model: Path, out: Path | None, opts: ConvertOptions
             opts.golden_samples = max(opts.golden_samples, record.golden_samples or 0)
     if opts.formats == ConvertOptions.formats and record.formats is not None:
         opts.formats = record.formats  # the recipe's export.formats
+    if opts.int8_max_drop is None and opts.int8_min_sqnr is None and record.int8_max_drop is not None:
+        opts.int8_max_drop = record.int8_max_drop  # the recipe's export.int8_max_drop (docs/quant-debug.md)
+        if opts.int8_weights == ConvertOptions.int8_weights and record.int8_weights:
+            opts.int8_weights = record.int8_weights
     if opts.labels is None:
         opts.labels = path("labels")
     if opts.preprocessing is None:

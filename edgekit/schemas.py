@@ -272,6 +272,8 @@ class TrainRecord(BaseModel):
     files: dict[str, Annotated[str, BeforeValidator(_plain_name)] | None]
     formats: str | None = None
     golden_samples: Annotated[int, Field(ge=0)] | None = None
+    int8_max_drop: Annotated[float, Field(ge=0, le=100)] | None = None  # the recipe's [export] budget
+    int8_weights: Literal["per-channel", "per-tensor", "auto"] | None = None
 
 
 def read_train_record(path: Path) -> TrainRecord:

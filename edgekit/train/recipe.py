@@ -37,6 +37,9 @@ _COMMON_DATA: dict[str, Any] = {
 # What `edgekit convert FOLDER` produces when --formats is not given. TF.js 4.22 cannot run Keras 3 LSTM
 # graphs (wasm: "_FusedMatMul only supports rank-1 bias"), so the LSTM recipes leave it out by default.
 _RNN_FORMATS = "saved_model,tflite,onnx"
+# The int8 accuracy budget convert applies (--int8-max-drop, --int8-weights; docs/quant-debug.md).
+# TOML has no null: a negative int8_max_drop means no budget.
+_INT8_EXPORT: dict[str, Any] = {"int8_max_drop": -1.0, "int8_weights": "per-channel"}
 
 SCHEMAS: dict[str, dict[str, dict[str, Any]]] = {
     "image_classifier": {
@@ -57,20 +60,20 @@ SCHEMAS: dict[str, dict[str, dict[str, Any]]] = {
             "fine_tune_learning_rate": 1e-5,
         },
         "augment": {"flip": False, "rotate": 0.03, "translate": 0.08, "zoom": 0.1, "contrast": 0.0},
-        "export": {"formats": "all"},
+        "export": {"formats": "all", **_INT8_EXPORT},
     },
     "sequence_classifier": {
         "data": {**_COMMON_DATA, "source": "builtin:digit-rows", "tokenizer": "words", "sequence_length": 8,
                  "max_vocab": 2000, "lowercase": True},
         "model": {"embedding_dim": 16, "units": 32, "dropout": 0.1},
         "train": {**_COMMON_TRAIN, "epochs": 30, "learning_rate": 3e-3},
-        "export": {"formats": _RNN_FORMATS},
+        "export": {"formats": _RNN_FORMATS, **_INT8_EXPORT},
     },
     "forecaster": {
         "data": {**_COMMON_DATA, "source": "builtin:sunspots", "column": "", "window": 24, "horizon": 1},
         "model": {"units": 32, "dropout": 0.0},
         "train": {**_COMMON_TRAIN, "epochs": 60, "learning_rate": 3e-3, "patience": 10, "batch_size": 16},
-        "export": {"formats": _RNN_FORMATS},
+        "export": {"formats": _RNN_FORMATS, **_INT8_EXPORT},
     },
 }
 _PATH_KEYS = {"data.source", "model.weights"}
@@ -92,7 +95,7 @@ _BOUNDS: dict[str, dict[str, float]] = {
     "model.bn_momentum": {"ge": 0, "lt": 1}, "model.units": {"ge": 1, "le": 65_536},
     "model.embedding_dim": {"ge": 1, "le": 65_536},
     "augment.rotate": {"ge": 0, "le": 1}, "augment.translate": {"ge": 0, "le": 1}, "augment.zoom": {"ge": 0, "le": 1},
-    "augment.contrast": {"ge": 0, "le": 1},
+    "augment.contrast": {"ge": 0, "le": 1}, "export.int8_max_drop": {"ge": -1, "le": 100},
 }
 _WHY = {"greater_than_equal": "must be at least {ge}", "greater_than": "must be greater than {gt}",
         "less_than_equal": "must be at most {le}", "less_than": "must be less than {lt}",
@@ -269,6 +272,8 @@ def _check_values(r: Recipe, where: str) -> None:
         parse_formats(r.export["formats"])
     except InputError as e:
         raise bad("export.formats", r.export["formats"], f"is not valid: {e}") from e
+    if r.export["int8_weights"] not in ("per-channel", "per-tensor", "auto"):
+        raise bad("export.int8_weights", r.export["int8_weights"], "is not one of per-channel, per-tensor, auto")
     if not d["source"]:
         raise bad("data.source", d["source"], "is empty; give a data folder/file or a builtin: source")
     if r.task == "image_classifier":

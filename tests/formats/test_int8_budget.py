@@ -119,3 +119,27 @@ def test_bad_budget(tmp_path, mlp_path, mlp_calibration, extra, fragments):
     res = runner.invoke(app, args + extra)
     assert_bad_input(res, *fragments)
     assert not (tmp_path / "o").exists()
+
+
+def test_recipe_export_budget_reaches_convert(tmp_path):
+    """digits sets [export] int8_max_drop = 1, int8_weights = auto; train.json carries it; convert applies it
+    unless the command line sets a budget; -1 (TOML has no null) is no budget."""
+    from edgekit.convert import ConvertOptions, discover_training_output
+    from edgekit.train.recipe import load_recipe
+
+    assert load_recipe("digits").export == {"formats": "all", "int8_max_drop": 1.0, "int8_weights": "auto"}
+    assert load_recipe("image-classifier").export["int8_max_drop"] == -1.0
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "model.keras").write_text("x")
+    (folder / "train.json").write_text(json.dumps({"files": {"model": "model.keras"}, "int8_max_drop": 1.0,
+                                                   "int8_weights": "auto"}))
+    opts = ConvertOptions()
+    discover_training_output(folder, None, opts)
+    assert (opts.int8_max_drop, opts.int8_weights) == (1.0, "auto")
+    mine = ConvertOptions(int8_max_drop=3.0, int8_weights="per-tensor")
+    discover_training_output(folder, None, mine)
+    assert (mine.int8_max_drop, mine.int8_weights) == (3.0, "per-tensor")
+    (folder / "train.json").write_text(json.dumps({"files": {"model": "model.keras"}, "int8_max_drop": -1.0}))
+    res = runner.invoke(app, ["convert", str(folder)])
+    assert_bad_input(res, "train.json", "int8_max_drop")
