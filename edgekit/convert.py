@@ -22,6 +22,7 @@ from typing import Any
 from edgekit import __version__, artifact_check, extras, isolate, outdir
 from edgekit import golden as gd
 from edgekit import manifest as mf
+from edgekit.api import callable_module
 from edgekit.data import describe, input_paths
 from edgekit.errors import ConversionError, EdgekitError, InputError, first_line
 from edgekit.formats import (
@@ -314,3 +315,4 @@ def _failed(target: Target, reason: str) -> mf.Artifact:
                        status=mf.STATUS_FAILED, reason=reason)
 
 
+callable_module(__name__)  # edgekit.convert(...) at the package root runs edgekit.api.convert

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from edgekit import __version__, manifest
+from edgekit.api import callable_module
 from edgekit.baseline import BaselineRequest, apply_request
 from edgekit.bench import check_settings, report_samples, thin
 from edgekit.compare import Override, accuracy, check_scopes, compare, degenerate_warnings, parse_overrides, policy_for
@@ -353,3 +354,6 @@ def validate(folder: Path | str, opts: ValidateOptions | None = None) -> dict[st
     if baseline_error is not None:
         raise baseline_error
     return report
+
+
+callable_module(__name__)  # edgekit.validate(...) at the package root runs edgekit.api.validate

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from edgekit import outdir
+from edgekit.api import callable_module
 from edgekit.bundle.common import (
     TARGETS,
     BundleOptions,
@@ -60,3 +61,6 @@ def bundle(folder: Path | str, out: Path | str, opts: BundleOptions | None = Non
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     return BundleResult(out=out, target=opts.target, files=files, bytes=sum((out / f).stat().st_size for f in files),
                         notes=st.notices + notes, facts=facts)
+
+
+callable_module(__name__)  # edgekit.bundle(...) at the package root runs edgekit.api.bundle

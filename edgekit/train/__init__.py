@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edgekit.api import callable_module
 from edgekit.train.engine import TRAIN_MARKER, TrainOptions, TrainResult
 from edgekit.train.recipe import Recipe, builtin_names, load_recipe
 
@@ -62,3 +63,6 @@ def train(recipe_spec: str | Path | Recipe, opts: TrainOptions | None = None) ->
 
 def _toml_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+callable_module(__name__)  # edgekit.train(...) at the package root runs edgekit.api.train
