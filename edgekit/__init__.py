@@ -15,7 +15,7 @@ __all__ = ["__version__", "bundle", "convert", "train", "validate"]
 
 
 def __getattr__(name: str) -> Any:
-    # The verb's module, callable (edgekit.api.callable_module): edgekit.convert(...) runs edgekit.api.convert.
+    # The verb's module, callable (edgekit/verbs.py): edgekit.convert(...) runs edgekit.api.convert.
     if name in ("convert", "validate", "bundle", "train"):
         return importlib.import_module(f"edgekit.{name}")
     raise AttributeError(f"module 'edgekit' has no attribute {name!r}")

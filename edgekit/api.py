@@ -6,7 +6,7 @@
     edgekit.bundle("out", "app", target="android")
 
 At the package root each name is the module of that verb (``edgekit.convert`` is ``edgekit/convert.py``),
-made callable: calling it calls the function here. ``import edgekit`` imports none of them; nothing heavy
+made callable (edgekit/verbs.py): calling it calls the function here. ``import edgekit`` imports none of them; nothing heavy
 (TensorFlow, Keras, the converters) is imported before a function runs. For static type checking import
 from here: ``from edgekit.api import convert``. Errors are edgekit.errors classes (InputError for bad
 input, MissingDependency naming the extra to install); see docs/python-api.md.
@@ -15,9 +15,6 @@ input, MissingDependency naming the extra to install); see docs/python-api.md.
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import sys
-import types
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -88,18 +85,4 @@ def train(recipe: str | Path, out: str | Path | None = None, **options: Any) -> 
     return run(recipe, _options(TrainOptions, "train", {"out": None if out is None else Path(out), **options}))
 
 
-class CallableModule(types.ModuleType):
-    """A verb's module that, called, runs that verb's function here: ``edgekit.convert(...)`` works whether or
-    not ``edgekit.convert`` (the module) was imported before, and ``import edgekit.convert as m`` still gives
-    the module with everything in it."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return getattr(importlib.import_module(__name__), self.__name__.rsplit(".", 1)[1])(*args, **kwargs)
-
-
-def callable_module(name: str) -> None:
-    """Make the module ``name`` (one of the verbs' modules) callable; called at the end of each of them."""
-    sys.modules[name].__class__ = CallableModule
-
-
-__all__ = ["VERBS", "CallableModule", "bundle", "callable_module", "convert", "train", "validate"]
+__all__ = ["VERBS", "bundle", "convert", "train", "validate"]

@@ -22,7 +22,6 @@ from typing import Any
 from edgekit import __version__, artifact_check, extras, isolate, outdir
 from edgekit import golden as gd
 from edgekit import manifest as mf
-from edgekit.api import callable_module
 from edgekit.data import describe, input_paths
 from edgekit.errors import ConversionError, EdgekitError, InputError, first_line
 from edgekit.formats import (
@@ -40,6 +39,7 @@ from edgekit.formats import (
 from edgekit.formats import unused_options as unused_format_options
 from edgekit.schemas import read_labels, read_preprocessing, read_train_record
 from edgekit.train.engine import TRAIN_MARKER
+from edgekit.verbs import callable_module
 
 CONVERT_LOG = "convert.log"
 

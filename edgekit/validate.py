@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from edgekit import __version__, manifest
-from edgekit.api import callable_module
 from edgekit.baseline import BaselineRequest, apply_request
 from edgekit.bench import check_settings, report_samples, thin
 from edgekit.compare import Override, accuracy, check_scopes, compare, degenerate_warnings, parse_overrides, policy_for
@@ -32,6 +31,7 @@ from edgekit.quant import dequantize, quant_params, quantize
 from edgekit.quant_debug.score import budget_failure
 from edgekit.row import STATUSES, Row
 from edgekit.runtimes import spec, unavailable_reason
+from edgekit.verbs import callable_module
 
 if TYPE_CHECKING:
     from edgekit.devices.base import Device, JobOutcome

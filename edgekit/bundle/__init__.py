@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from edgekit import outdir
-from edgekit.api import callable_module
 from edgekit.bundle.common import (
     TARGETS,
     BundleOptions,
@@ -27,6 +26,7 @@ from edgekit.bundle.common import (
     output_meaning,
     top_margin,
 )
+from edgekit.verbs import callable_module
 
 __all__ = ["TARGETS", "BundleOptions", "BundleResult", "Source", "bundle", "check_target", "copy_file",
            "load_source", "output_meaning", "top_margin"]

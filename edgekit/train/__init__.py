@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgekit.api import callable_module
 from edgekit.train.engine import TRAIN_MARKER, TrainOptions, TrainResult
 from edgekit.train.recipe import Recipe, builtin_names, load_recipe
+from edgekit.verbs import callable_module
 
 __all__ = ["TRAIN_MARKER", "Recipe", "TrainOptions", "TrainResult", "builtin_names", "load_recipe", "train"]
 
