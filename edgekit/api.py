@@ -6,10 +6,10 @@
     edgekit.bundle("out", "app", target="android")
 
 At the package root each name is the module of that verb (``edgekit.convert`` is ``edgekit/convert.py``),
-made callable (edgekit/verbs.py): calling it calls the function here. ``import edgekit`` imports none of them; nothing heavy
-(TensorFlow, Keras, the converters) is imported before a function runs. For static type checking import
-from here: ``from edgekit.api import convert``. Errors are edgekit.errors classes (InputError for bad
-input, MissingDependency naming the extra to install); see docs/python-api.md.
+made callable (edgekit/verbs.py): calling it calls the function here. ``import edgekit`` imports none of
+them; nothing heavy (TensorFlow, Keras, the converters) is imported before a function runs. For static
+type checking import from here: ``from edgekit.api import convert``. Errors are edgekit.errors classes
+(InputError for bad input, MissingDependency naming the extra to install); see docs/python-api.md.
 """
 
 from __future__ import annotations
