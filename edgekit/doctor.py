@@ -28,6 +28,7 @@ PACKAGES = {
     "onnxruntime": "ONNX runtime",
     "ai-edge-litert": "LiteRT (TFLite) runtime",
     "tflite-runtime": "legacy TFLite runtime (optional)",
+    "tflite-micro": "TFLite Micro interpreter (tflm format and runtime)",
     "numpy": "arrays",
     "protobuf": "model formats",
     "typer": "CLI",

@@ -60,6 +60,18 @@ def enum_names(enum_cls: type) -> dict[int, str]:
     return {v: k for k, v in vars(enum_cls).items() if not k.startswith("_") and isinstance(v, int)}
 
 
+def operator_codes(model: Any, schema: Any) -> list[str]:
+    """Each operator code of a parsed ``schema.Model``: its builtin name, or ``custom:CODE`` for a custom op."""
+    names = enum_names(schema.BuiltinOperator)
+    out = []
+    for i in range(model.OperatorCodesLength()):
+        oc = model.OperatorCodes(i)
+        code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
+        custom = (oc.CustomCode() or b"").decode() if code == schema.BuiltinOperator.CUSTOM else ""
+        out.append(f"custom:{custom}" if custom else names.get(code, str(code)))
+    return out
+
+
 def inspect(path_or_bytes: Path | bytes) -> TfliteInfo:
     """Operators (with versions and counts), custom/Flex ops, and signature I/O of a .tflite, read statically."""
     data = path_or_bytes if isinstance(path_or_bytes, bytes) else Path(path_or_bytes).read_bytes()

@@ -127,6 +127,12 @@ def hostile_converted(tmp_path_factory, hostile_path, hostile_data):
     return convert(hostile_path, tmp_path_factory.mktemp("conv") / "hostile", opts)
 
 
+@pytest.fixture(scope="session")
+def converted_tflm_cnn(tmp_path_factory, cnn_path, cnn_calibration):
+    """The tiny CNN as a TFLite Micro target (tests/formats, runtimes, devices and bundle share it)."""
+    return _convert(cnn_path, tmp_path_factory.mktemp("conv") / "cnn-tflm", cnn_calibration, formats="tflm")
+
+
 @pytest.fixture()
 def fresh_copy(tmp_path):
     """Copy a converted folder so a test may damage it."""

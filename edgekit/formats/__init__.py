@@ -10,6 +10,7 @@ Nothing here imports a converter: ``edgekit --help`` stays fast.
 from __future__ import annotations
 
 import importlib
+import re
 import shutil
 import threading
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ class Option:
     bounds: tuple[int, int] | None = None
     bounds_why: str = ""  # whose range the bounds are ("tf2onnx supports")
     kind: type | None = None  # an optional number (default None): float; else the default's type
+    pattern: str = ""  # a regular expression a str value must match whole
+    pattern_why: str = ""  # what the pattern accepts, in words
 
     @property
     def type(self) -> Any:
@@ -53,6 +56,9 @@ class Option:
             default = "leave it out for none" if self.default is None else f"{self.default} is the default"
             raise InputError(f"{self.flag} {value} is outside the range {self.bounds_why} ({low} to {high}); "
                              f"{default}")
+        if self.pattern and not re.fullmatch(self.pattern, value):
+            raise InputError(f"{self.flag} must be {self.pattern_why}. Received: {value!r}; "
+                             f"{self.default} is the default")
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,13 @@ INT8_BUDGET = (
            "The same budget as an SQNR floor in dB of the int8 outputs against the float model's (for outputs that "
            "are not class scores).", bounds=(-100, 200), bounds_why="of dB", kind=float),
 )
+# A C/C++ identifier that is neither a keyword nor reserved (a leading underscore + capital, or two underscores).
+_CXX_KEYWORDS = ("alignas alignof and asm auto bool break case catch char class const constexpr continue default "
+                 "delete do double else enum explicit extern false float for friend goto if inline int long mutable "
+                 "namespace new noexcept not nullptr operator or private protected public register return short "
+                 "signed sizeof static struct switch template this throw true try typedef typename union unsigned "
+                 "using virtual void volatile while xor").split()
+C_IDENTIFIER = rf"(?!(?:{'|'.join(_CXX_KEYWORDS)})$)(?!_[A-Z_])(?!.*__)[A-Za-z_][A-Za-z0-9_]{{0,62}}"
 LSTM = Option("lstm", "--lstm", "auto",
               "How to lower LSTM layers for TFLite: auto (fused op, else unrolled, else Flex), fused, unroll, flex.",
               choices=("auto", "fused", "unroll", "flex"))
@@ -135,6 +148,12 @@ FORMATS: dict[str, Format] = {
         Format("edgetpu", "edgekit.formats.edgetpu", options=(*INT8, LSTM), needs=("edgetpu_compiler",),
                why="Coral's compiler maps the int8 model onto the Edge TPU (x86-64 Linux only); without it the "
                    "artifact records the pre-flight and the install hint"),
+        Format("tflm", "edgekit.formats.tflm", needs=("tflite-micro",), options=(*INT8, *INT8_BUDGET, LSTM, Option(
+            "tflm_name", "--tflm-name", "g_model",
+            "C name of the TFLite Micro model array (NAME, NAME_len) in model_data.cc/.h.",
+            pattern=C_IDENTIFIER, pattern_why="a C identifier (letters, digits, _; not a keyword or reserved "
+                                              "name; at most 63 characters), e.g. g_model")),
+               why="TFLite Micro's interpreter checks the ops and measures the tensor arena (x86-64 Linux wheel)"),
     )
 }
 # Every format option, in registry order, once (edgetpu converts through tflite and reads its options).
@@ -156,10 +175,13 @@ TARGETS: dict[str, Target] = {
         Target("onnx", "onnx", "float32", "model.onnx", cost=1, why="ONNX Runtime on desktop, mobile and web"),
         Target("edgetpu", "edgetpu", "int8", "model_int8_edgetpu.tflite", needs_calibration=True, opt_in=True,
                why="Coral Edge TPU: int8 pre-flight, then edgetpu_compiler (opt-in: not part of 'all')"),
+        Target("tflm", "tflm", "int8", "tflm", needs_calibration=True, opt_in=True, cost=5,
+               why="TFLite Micro: the int8 model as C arrays, its op resolver and measured arena (opt-in)"),
     )
 }
 GROUPS: dict[str, list[str]] = {
-    # edgetpu needs Coral's compiler (x86-64 Linux only): asked for by name, never by default.
+    # edgetpu needs Coral's compiler (x86-64 Linux only); tflm converts the int8 model a second time and runs
+    # the TFLM interpreter: both are asked for by name, never by default.
     "all": [t.id for t in TARGETS.values() if not t.opt_in],
     "tflite": [t.id for t in TARGETS.values() if t.format == "tflite"],
 }

@@ -89,6 +89,8 @@ REGISTRY: tuple[RuntimeSpec, ...] = (
                 options={"engine": "litert", "backend": "wasm"}, runs_on={"browser": HERE}),
     RuntimeSpec("litert-web-gpu", f"{_RT}.browser:BrowserRunner", ("tflite",), f"{_RT}.browser:unavailable_reason",
                 options={"engine": "litert", "backend": "webgpu"}, runs_on={"browser": HERE}),
+    # TFLite Micro's interpreter on this host (reference kernels).
+    RuntimeSpec("tflm", f"{_RT}.tflm:TflmRunner", ("tflm",), f"{_RT}.tflm:unavailable_reason"),
 )
 
 

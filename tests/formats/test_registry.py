@@ -28,14 +28,15 @@ def test_every_target_has_a_format_whose_module_converts() -> None:
         mod = importlib.import_module(FORMATS[t.format].module)
         assert callable(mod.convert), t.id
         assert t.path and t.variant
-    assert {t.id for t in TARGETS.values() if t.needs_calibration} == {"tflite-int8", "edgetpu"}
-    assert [t.id for t in TARGETS.values() if t.opt_in] == ["edgetpu"] and "edgetpu" not in GROUPS["all"]
+    assert {t.id for t in TARGETS.values() if t.needs_calibration} == {"tflite-int8", "edgetpu", "tflm"}
+    assert [t.id for t in TARGETS.values() if t.opt_in] == ["edgetpu", "tflm"] and "edgetpu" not in GROUPS["all"]
 
 
 def test_formats_help_lists_every_id_and_group() -> None:
     assert formats_help() == (
         "Comma-separated subset of: saved_model, tflite (all four variants), tflite-float32, tflite-float16, "
-        "tflite-dynamic, tflite-int8, tfjs, onnx, edgetpu (opt-in: not part of all). Default: all.")
+        "tflite-dynamic, tflite-int8, tfjs, onnx, edgetpu (opt-in: not part of all), tflm (opt-in: not part of all). "
+        "Default: all.")
 
 
 def test_costliest_targets_run_first() -> None:
@@ -50,7 +51,8 @@ def test_convert_options_carry_every_registry_option() -> None:
     opts = ConvertOptions()
     assert {o.name: getattr(opts, o.name) for o in OPTIONS} == {
         "int8_io": "int8", "int8_weights": "per-channel", "lstm": "auto", "tfjs_quantize": "none", "opset": 17,
-        "int8_max_drop": None, "int8_min_sqnr": None}  # issue 11: the int8 budget
+        "int8_max_drop": None, "int8_min_sqnr": None,  # issue 11: the int8 budget
+        "tflm_name": "g_model"}
     assert {f.name for f in dataclasses.fields(ConvertOptions)} >= {"formats", "calibration", "jobs", "opset"}
     check_options(opts)  # the defaults pass their own checks
 
@@ -104,7 +106,7 @@ def test_an_option_no_chosen_format_reads_is_reported() -> None:
 
     opts = ConvertOptions(opset=13, int8_io="uint8")
     assert unused_options(opts, parse_formats("tfjs")) == [
-        "--int8-io 'uint8' has no effect: it applies to tflite, edgetpu, and --formats asked for none of them",
+        "--int8-io 'uint8' has no effect: it applies to tflite, edgetpu, tflm, and --formats asked for none of them",
         "--opset 13 has no effect: it applies to onnx, and --formats asked for none of them"]
     assert unused_options(opts, parse_formats("tflite-int8,onnx")) == []
     assert unused_options(ConvertOptions(), parse_formats("saved_model")) == []

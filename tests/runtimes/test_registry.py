@@ -50,7 +50,8 @@ def test_the_format_to_runtime_mapping_is_what_validate_always_ran() -> None:
                                                                                   ["tensorflow"]]
     assert runtimes_for("tfjs", "gpu") is None and runtimes_for("edgetpu", "gpu") is None
     assert runtimes_for("edgetpu", "edgetpu") == ["litert"] and runtimes_for("tflite", "edgetpu") is None
-    assert runtimes_for("tflm", "local") == []  # a format no runtime runs yet: an "unavailable" row, not a skip
+    assert runtimes_for("tflm", "local") == ["tflm"]  # TFLite Micro's interpreter (issue 12)
+    assert runtimes_for("nonexistent", "local") == []  # a format no runtime runs: an "unavailable" row, not a skip
 
 
 @pytest.mark.parametrize("kind", runtimes.DEVICE_KINDS)

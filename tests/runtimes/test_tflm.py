@@ -1,0 +1,93 @@
+"""edgekit.runtimes.tflm: the real TFLM interpreter as validate's runner, on the tiny CNN's tflm artifact:
+outputs against LiteRT on the same file, parity through validate, the arena actually used, failures as rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgekit import manifest
+from edgekit.errors import InputError
+from edgekit.protocol import BenchSettings, load_npz
+from edgekit.quant import quant_params, quantize
+from tests.helpers import job_for, require
+
+FAST = BenchSettings(runs=5, warmup=1, min_time=0.0, max_time=2.0, warmup_min_time=0.0)
+
+
+@pytest.fixture(scope="module")
+def cnn(converted_tflm_cnn):
+    from edgekit.runtimes.tflm import unavailable_reason
+
+    require(unavailable_reason() is None, "tflite-micro is not installed (make setup installs it)")
+    folder = converted_tflm_cnn.out
+    art = manifest.load(folder).artifact("tflm")
+    assert art.ok, art.reason
+    x = load_npz(folder / manifest.GOLDEN_INPUTS)["image"]
+    return folder, art, quantize(x, quant_params(art, "inputs")["image"])
+
+
+def _job(tmp_path: Path, folder: Path, art: manifest.Artifact, q: np.ndarray, **kw):
+    return job_for(tmp_path, "tflm", "tflm", folder / art.path, {"image": q}, ["output_0"], bench=FAST,
+                   io_names=art.io_names, extra=kw.pop("extra", art.extra), **kw)
+
+
+def test_tflm_outputs_match_litert_on_the_same_file(cnn, tmp_path: Path) -> None:
+    from ai_edge_litert.interpreter import Interpreter
+
+    from edgekit.runtimes.tflm import TflmRunner
+
+    folder, art, q = cnn
+    res = TflmRunner().run_job(_job(tmp_path, folder, art, q))
+    got = load_npz(tmp_path / "outputs.npz")["output_0"]
+    assert got.dtype == np.int8 and got.shape == (len(q), 4)
+    it = Interpreter(model_path=str(folder / art.path / "model.tflite"))
+    it.allocate_tensors()
+    i, o = it.get_input_details()[0], it.get_output_details()[0]
+    ref = []
+    for k in range(len(q)):
+        it.set_tensor(i["index"], q[k:k + 1])
+        it.invoke()
+        ref.append(it.get_tensor(o["index"]))
+    diff = np.abs(got.astype(int) - np.concatenate(ref).astype(int))
+    # TFLM's reference kernels and LiteRT's optimized ones: at most one int8 step apart, almost always equal.
+    assert diff.max() <= 1 and (diff == 0).mean() >= 0.9, (diff.max(), (diff == 0).mean())
+    assert res.latency["count"] >= 5 and res.versions["tflite-micro"].startswith("0.dev")
+    used = int(art.extra["tflm"]["arena"]["recorded_bytes"])
+    assert any(f"TFLM arena used {used} of {art.extra['tflm']['arena']['recommended_bytes']} bytes" in n
+               for n in res.notes), res.notes
+    assert any("host (x86-64) timing of TFLM's reference kernels" in n for n in res.notes)
+
+
+def test_validate_gives_a_tflm_row_with_int8_parity(cnn, fresh_copy) -> None:
+    from edgekit.validate import ValidateOptions, validate
+
+    folder = fresh_copy(cnn[0])
+    rep = validate(folder, ValidateOptions(artifacts=["tflm"], bench=FAST))
+    (row,) = rep["results"]
+    assert row["runtime"] == "tflm" and row["status"] == "pass", row
+    parity = row["parity"]["outputs"]["output_0"]
+    assert parity["sqnr_db"] > 30 and parity["top1"] >= 0.85, parity  # near-ties are allowed by the int8 policy
+    assert row["latency_ms"]["p50"] > 0
+
+
+def test_an_arena_too_small_is_refused_with_the_size(cnn, tmp_path: Path) -> None:
+    from edgekit.runtimes.tflm import TflmRunner
+
+    folder, art, q = cnn
+    extra = {"tflm": {"arena": {"recommended_bytes": 256}}}
+    with pytest.raises(InputError, match="cannot allocate the model in the recommended arena of 256 bytes"):
+        TflmRunner().open(_job(tmp_path, folder, art, q, extra=extra))
+
+
+def test_availability_check_names_the_package(monkeypatch) -> None:
+    import importlib.util
+
+    from edgekit.runtimes import spec, tflm
+
+    assert spec("tflm").formats == ("tflm",) and set(spec("tflm").runs_on) == {"local"}
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    assert tflm.unavailable_reason() == "TFLite Micro is not installed: pip install tflite-micro (x86-64 Linux, " \
+                                        "Python 3.11 wheels)"
