@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import xml.etree.ElementTree as ET
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,14 @@ def _case(suite: ET.Element, r: dict[str, Any], ci: bool) -> tuple[str, float]:
     return kind or "passed", float(r.get("wall_s") or 0.0)
 
 
+def _timestamp(created: Any) -> str | None:
+    """JUnit's timestamp: ISO 8601 local time without a zone (report.json's ``created`` is UTC)."""
+    try:
+        return datetime.fromisoformat(str(created)).strftime("%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        return None
+
+
 def to_junit(report: dict[str, Any]) -> str:
     """The JUnit XML document of a report (UTF-8 text with its declaration)."""
     ci = bool(report["settings"].get("ci"))
@@ -71,8 +80,9 @@ def to_junit(report: dict[str, Any]) -> str:
     devices = [d["name"] for d in report.get("devices") or [report["device"]]]
     for device in devices:
         rows = [r for r in report["results"] if r["device"] == device]
-        suite = ET.SubElement(root, "testsuite", name=_text(f"edgekit validate {report['folder']} on {device}"),
-                              timestamp=_text(report.get("created", "")[:19]))
+        suite = ET.SubElement(root, "testsuite", name=_text(f"edgekit validate {report['folder']} on {device}"))
+        if stamp := _timestamp(report.get("created")):
+            suite.set("timestamp", stamp)
         props = ET.SubElement(suite, "properties")
         for k, v in (("edgekit_version", report.get("edgekit_version")), ("device", device),
                      ("folder", report.get("folder"))):

@@ -25,6 +25,8 @@ def public(report: dict[str, Any]) -> dict[str, Any]:
 
 
 REPORT_FILES = {"json": "report.json", "md": "report.md", "html": "report.html"}
+# report.json's JSON Schema (draft 2020-12), shipped with the package; docs/report.md links it.
+SCHEMA_FILE = Path(__file__).parent / "data" / "report.schema.json"
 
 
 def check_report_dir(folder: Path, root: Path, option: str = "--report", keep: Iterable[Path] = ()) -> Path:

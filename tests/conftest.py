@@ -16,6 +16,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def reports_match_their_schema(tmp_path_factory):
+    """At the end of the session, every report.json that validate wrote under pytest's temporary folders must
+    match edgekit/data/report.schema.json (issue 14): a few ms per report."""
+    yield
+    from tests.helpers import written_reports_errors
+
+    bad = written_reports_errors(tmp_path_factory.getbasetemp())
+    assert not bad, "report.json files that break edgekit/data/report.schema.json:\n" + "\n".join(
+        f"{path}: {errs}" for path, errs in bad.items())
+
+
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("models")

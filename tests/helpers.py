@@ -163,3 +163,46 @@ def help_in_fresh_python(commands: tuple[str, ...], modules: tuple[str, ...]) ->
             "print('HEAVY=' + ','.join(m for m in mods if m in sys.modules))")
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                           env={**os.environ, "COLUMNS": "100"})
+
+
+def read_junit(path):
+    """A JUnit XML file edgekit wrote, checked against tests/data/junit.xsd (the format Jenkins and GitLab
+    read) and parsed by junitparser: raises on any schema violation."""
+    from pathlib import Path
+
+    import xmlschema
+    from junitparser import JUnitXml
+
+    xmlschema.XMLSchema(Path(__file__).parent / "data" / "junit.xsd").validate(str(path))
+    return JUnitXml.fromfile(str(path))
+
+
+def report_schema_errors(report) -> list[str]:
+    """Where a report.json document breaks edgekit/data/report.schema.json (jsonschema, draft 2020-12)."""
+    import json
+
+    import jsonschema
+
+    from edgekit.report import SCHEMA_FILE
+
+    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))
+    return [f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message[:200]}"
+            for e in validator.iter_errors(report)]
+
+
+def written_reports_errors(root) -> dict[str, list[str]]:
+    """Every report.json of `edgekit validate` under ``root`` checked against the schema: {path: errors}."""
+    import json
+    from pathlib import Path
+
+    bad = {}
+    for path in sorted(Path(root).rglob("report.json")):
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # a test's deliberately broken file, not one validate wrote
+        if isinstance(doc, dict) and doc.get("tool") == "edgekit validate" and doc.get("schema") == 1:
+            errors = report_schema_errors(doc)
+            if errors:
+                bad[str(path)] = errors[:5]
+    return bad

@@ -21,7 +21,7 @@ from edgekit.cli import app
 from edgekit.errors import InputError
 from edgekit.protocol import BenchSettings
 from edgekit.validate import ValidateOptions, validate
-from tests.helpers import assert_bad_input, fake_converted_folder
+from tests.helpers import assert_bad_input, fake_converted_folder, read_junit
 
 BENCH = BenchSettings(runs=20, warmup=5, min_time=0.1, max_time=2.0, warmup_min_time=0.02)
 ARGS = ["--runs", "20", "--warmup", "5", "--min-time", "0.1", "--max-time", "2", "--warmup-min-time", "0.02",
@@ -107,8 +107,10 @@ def test_three_times_slower_is_regressed_exit_1_with_junit_failure(cnn_dir: Path
                                                                      tmp_path: Path) -> None:
     base = _write(tmp_path, "fast.json", _scaled(first, 1 / 3))  # the accepted model ran 3x faster
     junit = tmp_path / "ci" / "junit.xml"
+    summary = tmp_path / "github-step-summary.md"
     res = CliRunner().invoke(app, ["validate", str(cnn_dir), "-a", "tflite-float32", "--baseline", str(base),
-                                   "--junit", str(junit), "--report", str(tmp_path / "r"), *ARGS])
+                                   "--junit", str(junit), "--report", str(tmp_path / "r"), *ARGS],
+                             env={"GITHUB_STEP_SUMMARY": str(summary)})
     assert res.exit_code == 1, res.output
     rep = json.loads((tmp_path / "r" / "report.json").read_text())
     row = rep["results"][0]
@@ -117,8 +119,12 @@ def test_three_times_slower_is_regressed_exit_1_with_junit_failure(cnn_dir: Path
     # 3x by construction, times this machine's run-to-run noise (x0.6..x1.7 measured under load).
     assert 1.5 < lat["ratio"] < 6 and lat["ci"][0] > 1.1 and lat["min_ratio"] > 1.1
     assert "p50 latency x" in row["reason"] and row["baseline"]["verdict"] == "regressed"
-    xml = junit.read_text()
-    assert '<failure message="regressed: p50 latency x' in xml and 'type="regressed"' in xml
+    (case,) = list(read_junit(junit))[0]  # valid against the JUnit XSD
+    assert case.classname == "tflite-float32" and case.name == "litert/cpu"
+    assert case.time == pytest.approx(row["wall_s"], abs=1e-3)
+    assert case.result[0].type == "regressed" and case.result[0].message.startswith("regressed: p50 latency x")
+    text = summary.read_text()
+    assert text.index("| tflite-float32 | litert | cpu | regressed |") < text.index("### Results")
     md = (tmp_path / "r" / "report.md").read_text()
     assert "## Against the baseline" in md and "| tflite-float32 | litert | cpu | regressed |" in md
 
@@ -285,3 +291,35 @@ def test_baseline_folder_is_accepted(first: dict[str, Any], tmp_path: Path) -> N
     req = BaselineRequest(folder)
     rep = copy.deepcopy(first)
     assert baseline.apply_request(rep, req) is None and rep["baseline"]["summary"]["compared"] == 2
+
+
+# ---------------------------------------------------------------------------------------------------------
+# docs/ci.md: the workflows parse, and every edgekit command in them names real options
+
+
+def test_ci_workflows_in_the_docs_parse_and_use_real_options() -> None:
+    import re
+    import shlex
+
+    import typer
+    import yaml
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "ci.md").read_text()
+    blocks = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", text, re.S)]
+    assert len(blocks) == 2
+    gh, gl = blocks
+    steps = gh["jobs"]["edgekit"]["steps"]
+    assert [s.get("uses", "").split("@")[0] for s in steps if "uses" in s] == [
+        "actions/checkout", "actions/setup-python", "mikepenz/action-junit-report", "actions/upload-artifact"]
+    assert gl["edgekit"]["artifacts"]["reports"]["junit"] == "build/junit.xml"
+    lines = [ln for s in steps for ln in s.get("run", "").splitlines()] + gl["edgekit"]["script"]
+    commands = typer.main.get_command(app).commands
+    used = set()
+    for line in lines:
+        words = shlex.split(line.split("|")[0].split(">")[0])
+        if words[:1] != ["edgekit"]:
+            continue
+        known = {o for p in commands[words[1]].params for o in p.opts}
+        used |= {words[1]}
+        assert {w for w in words if w.startswith("--")} <= known, line
+    assert used == {"convert", "validate", "compare"}

@@ -101,3 +101,36 @@ def test_check_report_dir_refuses_what_cannot_take_the_reports(tmp_path: Path) -
     # Outside the validated folder, a path the user names is theirs to point anywhere.
     (tmp_path / "link").symlink_to(tmp_path / "elsewhere")
     assert report.check_report_dir(tmp_path / "link", root) == tmp_path / "link"
+
+
+def test_report_json_schema_is_valid_and_checks_rows() -> None:
+    import jsonschema
+
+    from tests.helpers import report_schema_errors
+
+    jsonschema.Draft202012Validator.check_schema(json.loads(report.SCHEMA_FILE.read_text()))
+    rep = _report([_row(latency_ms=LAT, accuracy={"value": 0.9, "source": 0.95, "delta": -0.05},
+                        latency_samples_ms=[1.0, 2.0]), _row(status="tampered", reason="sha256 mismatch")])
+    rep["created"] = "2026-12-03T10:00:00+00:00"
+    rep["summary"]["regressed"] = 0
+    assert report_schema_errors(json.loads(json.dumps(report.public(rep)))) == []
+    rep["results"][0]["status"] = "fine"
+    rep["results"][1]["bytes"] = -1
+    del rep["results"][1]["wall_s"]
+    errors = report_schema_errors(rep)
+    assert len(errors) == 3 and errors[0].startswith("results/0/status: 'fine' is not one of")
+    assert any(e.startswith("results/1/bytes: -1 is less than the minimum of 0") for e in errors)
+    assert any("'wall_s' is a required property" in e for e in errors)
+
+
+def test_every_written_report_is_checked(tmp_path: Path) -> None:
+    from tests.helpers import written_reports_errors
+
+    good = _report([_row(latency_ms=LAT)])
+    report.write_reports(good, tmp_path / "a")
+    bad = dict(good, summary={**good["summary"], "exit_code": 7})
+    report.write_reports(bad, tmp_path / "b")
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "report.json").write_text("{not json")  # a test's broken file: not validate's
+    assert list(written_reports_errors(tmp_path)) == [str(tmp_path / "b" / "report.json")]
+    (tmp_path / "b" / "report.json").unlink()  # deliberately broken: not for the session-end check
