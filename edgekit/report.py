@@ -324,6 +324,18 @@ def _svg_tradeoff(results: list[dict[str, Any]]) -> str:
     return "".join(parts)
 
 
+def _baseline_html(report: dict[str, Any]) -> str:
+    """The comparison with --baseline (regressions first), or nothing without one."""
+    if not report.get("baseline"):
+        return ""
+    esc = html.escape
+    head = "".join(f"<th>{esc(c)}</th>" for c in baseline_view.COLUMNS)
+    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>"
+                   for row in baseline_view.comparison_rows(report))
+    return (f"<h2>Against the baseline</h2><p>{esc(baseline_view.headline(report))}</p>"
+            f"<table><tr>{head}</tr>{body}</table>")
+
+
 def to_html(report: dict[str, Any], samples: list[list[float]] | None = None) -> str:
     """One file, no scripts and no network: tables plus two inline SVG plots."""
     esc = html.escape
@@ -352,6 +364,7 @@ td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}} td:first-child,t
 {warns}
 <table><tr>{head}</tr>{body}</table>
 {f"<h2>Why not pass</h2><ul>{reasons}</ul>" if reasons else ""}
+{_baseline_html(report)}
 <h2>Latency distribution</h2>
 <p>Box: p50 to p90; line: min to p99; dots: individual steady-state runs (log scale).</p>
 {_svg_latency(report["results"], samples)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -177,17 +178,21 @@ def read_junit(path):
     return JUnitXml.fromfile(str(path))
 
 
-def report_schema_errors(report) -> list[str]:
-    """Where a report.json document breaks edgekit/data/report.schema.json (jsonschema, draft 2020-12)."""
+@functools.cache
+def _report_validator():
     import json
 
     import jsonschema
 
     from edgekit.report import SCHEMA_FILE
 
-    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))
+    return jsonschema.Draft202012Validator(json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))
+
+
+def report_schema_errors(report) -> list[str]:
+    """Where a report.json document breaks edgekit/data/report.schema.json (jsonschema, draft 2020-12)."""
     return [f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message[:200]}"
-            for e in validator.iter_errors(report)]
+            for e in _report_validator().iter_errors(report)]
 
 
 def written_reports_errors(root) -> dict[str, list[str]]:

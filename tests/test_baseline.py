@@ -127,6 +127,8 @@ def test_three_times_slower_is_regressed_exit_1_with_junit_failure(cnn_dir: Path
     assert text.index("| tflite-float32 | litert | cpu | regressed |") < text.index("### Results")
     md = (tmp_path / "r" / "report.md").read_text()
     assert "## Against the baseline" in md and "| tflite-float32 | litert | cpu | regressed |" in md
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert "<h2>Against the baseline</h2>" in page and "<td>regressed</td>" in page
 
 
 def test_compare_command_calls_the_slower_twin_and_prints_markdown(first: dict[str, Any], tmp_path: Path) -> None:
