@@ -129,11 +129,11 @@ def hostile_data(model_dir) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def hostile_converted(tmp_path_factory, hostile_path, hostile_data):
-    """SavedModel, float32, float16, dynamic, and int8 within a 2-point budget (--int8-max-drop 2
+    """SavedModel, float32, float16, dynamic, int16x8, and int8 within a 2-point budget (--int8-max-drop 2
     --int8-weights auto; plain int8 is the search's first candidate), with the labelled golden set."""
     from edgekit.convert import ConvertOptions, convert
 
-    opts = ConvertOptions(formats="saved_model,tflite", calibration=str(hostile_data["calibration"]),
+    opts = ConvertOptions(formats="saved_model,tflite,tflite-int16x8", calibration=str(hostile_data["calibration"]),
                           golden=str(hostile_data["golden"]), golden_samples=300, int8_max_drop=2.0,
                           int8_weights="auto")
     return convert(hostile_path, tmp_path_factory.mktemp("conv") / "hostile", opts)

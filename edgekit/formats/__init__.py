@@ -171,6 +171,9 @@ TARGETS: dict[str, Target] = {
                why="int8 weights, float activations, no calibration; hybrid kernels are slow on x86 (no XNNPACK)"),
         Target("tflite-int8", "tflite", "int8", "model_int8.tflite", needs_calibration=True, cost=5,
                why="full integer for Edge TPU, NPUs and microcontrollers; needs representative data"),
+        Target("tflite-int16x8", "tflite", "int16x8", "model_int16x8.tflite", needs_calibration=True, cost=5,
+               opt_in=True, why="int16 activations, int8 weights: survives activation outliers; CPU kernels only "
+                                "(not XNNPACK, Edge TPU or NPUs): opt-in"),
         Target("tfjs", "tfjs", "float32", "tfjs", cost=2, why="graph model for the browser and Node"),
         Target("onnx", "onnx", "float32", "model.onnx", cost=1, why="ONNX Runtime on desktop, mobile and web"),
         Target("edgetpu", "edgetpu", "int8", "model_int8_edgetpu.tflite", needs_calibration=True, opt_in=True,
@@ -183,7 +186,7 @@ GROUPS: dict[str, list[str]] = {
     # edgetpu needs Coral's compiler (x86-64 Linux only); tflm converts the int8 model a second time and runs
     # the TFLM interpreter: both are asked for by name, never by default.
     "all": [t.id for t in TARGETS.values() if not t.opt_in],
-    "tflite": [t.id for t in TARGETS.values() if t.format == "tflite"],
+    "tflite": [t.id for t in TARGETS.values() if t.format == "tflite" and not t.opt_in],
 }
 GROUP_HELP = {"tflite": "all four variants"}  # what the --formats help says about a group
 

@@ -93,6 +93,15 @@ def _configure(conv: Any, ctx: Context, variant: str) -> dict[str, Any]:
         opts.update(optimizations=["DEFAULT"], supported_ops=["TFLITE_BUILTINS_INT8"], per_channel=per_channel,
                     inference_input_type=io, inference_output_type=io,
                     calibration_samples=ctx.calibration.samples)
+    elif variant == "int16x8":
+        # int16 activations, int8 weights: the standard answer to activation outliers where the runtime has the
+        # kernels (TFLite/LiteRT CPU reference kernels; not XNNPACK, Edge TPU or most NPUs). Float I/O.
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = _representative(ctx)
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+        opts.update(optimizations=["DEFAULT"], supported_ops=["EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_"
+                                                             "WEIGHTS_INT8"], activations="int16", weights="int8",
+                    calibration_samples=ctx.calibration.samples)
     return opts
 
 
@@ -186,6 +195,9 @@ def _variant_notes(info: tflite_inspect.TfliteInfo, variant: str) -> list[str]:
     if info.requires_flex:
         notes.append("requires the Flex delegate (Select TF ops: " + ", ".join(info.flex_ops[:8]) +
                      "): app builds must link tensorflow-lite-select-tf-ops, several MB")
+    if variant == "int16x8":
+        notes.append("int16 activations x int8 weights: runs on TFLite/LiteRT's CPU kernels (not XNNPACK: slower than "
+                     "int8 there); Edge TPU, most NPUs and GPU delegates do not run it")
     if variant == "dynamic":
         notes.append("dynamic-range (hybrid) kernels do not run in XNNPACK: expect it slower than float32 on "
                      "x86/ARM CPUs; it saves size, not time")
