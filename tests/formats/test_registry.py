@@ -28,15 +28,17 @@ def test_every_target_has_a_format_whose_module_converts() -> None:
         mod = importlib.import_module(FORMATS[t.format].module)
         assert callable(mod.convert), t.id
         assert t.path and t.variant
-    assert {t.id for t in TARGETS.values() if t.needs_calibration} == {"tflite-int8", "edgetpu", "tflm"}
-    assert [t.id for t in TARGETS.values() if t.opt_in] == ["edgetpu", "tflm"] and "edgetpu" not in GROUPS["all"]
+    assert {t.id for t in TARGETS.values() if t.needs_calibration} == {"tflite-int8", "tflite-int16x8", "edgetpu",
+                                                                        "tflm"}
+    assert [t.id for t in TARGETS.values() if t.opt_in] == ["tflite-int16x8", "edgetpu", "tflm"]
+    assert "edgetpu" not in GROUPS["all"]
 
 
 def test_formats_help_lists_every_id_and_group() -> None:
     assert formats_help() == (
         "Comma-separated subset of: saved_model, tflite (all four variants), tflite-float32, tflite-float16, "
-        "tflite-dynamic, tflite-int8, tfjs, onnx, edgetpu (opt-in: not part of all), tflm (opt-in: not part of all). "
-        "Default: all.")
+        "tflite-dynamic, tflite-int8, tflite-int16x8 (opt-in: not part of all), tfjs, onnx, edgetpu (opt-in: not part "
+        "of all), tflm (opt-in: not part of all). Default: all.")
 
 
 def test_costliest_targets_run_first() -> None:
