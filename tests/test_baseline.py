@@ -1,6 +1,6 @@
 """edgekit.baseline, `validate --baseline` and `edgekit compare` (issue 14).
 
-Two real validate runs of the session's converted CNN (tflite-float32 and tflite-int8 on LiteRT, 0.1 s of
+Two real validate runs of the session's converted CNN (tflite-float32 and tflite-int8 on LiteRT, 0.25 s of
 timing each) feed every test that needs real samples; the other cases edit copies of those reports (cheap)."""
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from edgekit.protocol import BenchSettings
 from edgekit.validate import ValidateOptions, validate
 from tests.helpers import assert_bad_input, fake_converted_folder, read_junit
 
-BENCH = BenchSettings(runs=20, warmup=5, min_time=0.1, max_time=2.0, warmup_min_time=0.02)
-ARGS = ["--runs", "20", "--warmup", "5", "--min-time", "0.1", "--max-time", "2", "--warmup-min-time", "0.02",
+BENCH = BenchSettings(runs=20, warmup=5, min_time=0.25, max_time=2.0, warmup_min_time=0.02)
+ARGS = ["--runs", "20", "--warmup", "5", "--min-time", "0.25", "--max-time", "2", "--warmup-min-time", "0.02",
         "--threads", "1"]
 ARTS = ["tflite-float32", "tflite-int8"]  # LiteRT only: no browser start-up in the timed runs
 
