@@ -165,6 +165,8 @@ def print_console(report: dict[str, Any], as_json: bool = False) -> None:
         con.print(t)
     for line in _reasons(report):
         con.print(f"  {line}", highlight=False, markup=False)
+    for line in (m for d in report.get("devices") or [] for m in d.get("budget") or []):  # mcu boards' margins
+        con.print(f"  {line}", highlight=False, markup=False)
     for np_ in report["not_produced"]:
         con.print(f"  {np_['artifact']}: not produced by convert ({np_['reason']})", highlight=False, markup=False)
     if report.get("baseline"):
@@ -214,6 +216,7 @@ def to_markdown(report: dict[str, Any]) -> str:
             if d.get("error"):
                 lines.append(f"- error: {d['error']}")
             lines += [f"- skipped {x['artifact']}: {x['reason']}" for x in d.get("skipped") or []]
+            lines += [f"- budget {x}" for x in d.get("budget") or []]
     reasons = _reasons(report)
     if reasons:
         lines += ["", "## Why not pass", ""] + [f"- {x}" for x in reasons]

@@ -37,6 +37,10 @@ def _make(spec: str, profile: Profile, accept_new_host_key: bool, delegate: str 
         dev.name = profile.name
         dev.profile = profile
         return dev
+    if profile.kind == "mcu":
+        from edgekit.devices.mcu import MCUDevice
+
+        return MCUDevice(profile)
     if profile.kind == "ssh":
         from edgekit.devices.ssh import SSHDevice
 

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from edgekit.errors import InputError
 from edgekit.schemas import describe
 
-KINDS = ("local", "ssh", "gpu", "edgetpu", "browser")
+KINDS = ("local", "ssh", "gpu", "edgetpu", "browser", "mcu")
 RUNTIME_CHOICES = ("auto", "ai_edge_litert", "tflite_runtime")
 
 # Keys each kind accepts, besides ``kind`` and ``description``.
@@ -38,6 +38,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "gpu": ("threads", "delegate"),
     "edgetpu": ("threads", "delegate", "device"),
     "browser": ("threads",),
+    "mcu": ("flash_kb", "ram_kb"),  # a microcontroller board: TFLite Micro here, its flash/RAM budget checked
 }
 
 
@@ -60,6 +61,8 @@ class Profile:
     emulated: bool = False  # a qemu stand-in: timings are labelled emulated and never mean board latency
     delegate: str | None = None
     device: str | None = None
+    flash_kb: int | None = None  # mcu: flash for the model (KiB)
+    ram_kb: int | None = None  # mcu: RAM the tensor arena may use (KiB; PSRAM included where the arena can live)
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) not in (None, "")}
@@ -69,7 +72,7 @@ class _ProfileSchema(BaseModel):
     """The typed keys of a profile file (which keys each kind accepts is ``_KEYS``); TOML booleans are not ints."""
 
     model_config = ConfigDict(strict=True, extra="forbid")
-    kind: Literal["local", "ssh", "gpu", "edgetpu", "browser"]
+    kind: Literal["local", "ssh", "gpu", "edgetpu", "browser", "mcu"]
     description: str = ""
     host: str | None = None
     port: Annotated[int, Field(ge=1, le=65535)] | None = None
@@ -84,6 +87,8 @@ class _ProfileSchema(BaseModel):
     emulated: bool = False
     delegate: str | None = None
     device: str | None = None
+    flash_kb: Annotated[int, Field(ge=1, le=1 << 22)] | None = None  # up to 4 GiB
+    ram_kb: Annotated[int, Field(ge=1, le=1 << 22)] | None = None
 
 
 def _typed(doc: dict[str, Any], name: str, source: str) -> Profile:
@@ -182,6 +187,9 @@ def from_url(url: str) -> Profile:
 
 def _check(p: Profile) -> None:
     where = f"device profile {p.source}"
+    if p.kind == "mcu" and (p.flash_kb is None or p.ram_kb is None):
+        raise InputError(f"{where}: an mcu profile needs flash_kb and ram_kb (whole KiB, e.g. flash_kb = 1024, "
+                         f"ram_kb = 256). Received: flash_kb={p.flash_kb}, ram_kb={p.ram_kb}")
     if p.kind == "ssh":
         if not p.host:
             raise InputError(f"{where}: an ssh profile needs host = \"name or address\"")

@@ -19,7 +19,7 @@ from typing import Any
 
 from edgekit.errors import InputError
 
-DEVICE_KINDS = ("local", "ssh", "gpu", "edgetpu", "browser")
+DEVICE_KINDS = ("local", "ssh", "gpu", "edgetpu", "browser", "mcu")
 
 
 @dataclass(frozen=True)
@@ -89,8 +89,10 @@ REGISTRY: tuple[RuntimeSpec, ...] = (
                 options={"engine": "litert", "backend": "wasm"}, runs_on={"browser": HERE}),
     RuntimeSpec("litert-web-gpu", f"{_RT}.browser:BrowserRunner", ("tflite",), f"{_RT}.browser:unavailable_reason",
                 options={"engine": "litert", "backend": "webgpu"}, runs_on={"browser": HERE}),
-    # TFLite Micro's interpreter on this host (reference kernels).
-    RuntimeSpec("tflm", f"{_RT}.tflm:TflmRunner", ("tflm",), f"{_RT}.tflm:unavailable_reason"),
+    # TFLite Micro's interpreter on this host (reference kernels); an mcu board profile runs it too, and checks the
+    # model and its arena against the board's flash and RAM (edgekit.devices.mcu).
+    RuntimeSpec("tflm", f"{_RT}.tflm:TflmRunner", ("tflm",), f"{_RT}.tflm:unavailable_reason",
+                runs_on={"local": HERE, "mcu": HERE}),
 )
 
 

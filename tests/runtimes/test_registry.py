@@ -13,6 +13,7 @@ import pytest
 from edgekit import runtimes
 from edgekit.devices.accel import EdgeTPUDevice, GPUDevice
 from edgekit.devices.local import BrowserDevice, LocalCPU
+from edgekit.devices.mcu import MCUDevice
 from edgekit.devices.ssh import SSHDevice
 from edgekit.errors import InputError
 from edgekit.formats import TARGETS
@@ -34,7 +35,7 @@ def test_every_runtime_runs_formats_that_convert_produces() -> None:
 
 def test_every_device_kind_is_one_the_registry_knows() -> None:
     assert {LocalCPU.kind, SSHDevice.kind, GPUDevice.kind, EdgeTPUDevice.kind,
-            BrowserDevice.kind} == set(runtimes.DEVICE_KINDS)
+            BrowserDevice.kind, MCUDevice.kind} == set(runtimes.DEVICE_KINDS)
 
 
 def test_the_format_to_runtime_mapping_is_what_validate_always_ran() -> None:

@@ -87,7 +87,7 @@ def test_availability_check_names_the_package(monkeypatch) -> None:
 
     from edgekit.runtimes import spec, tflm
 
-    assert spec("tflm").formats == ("tflm",) and set(spec("tflm").runs_on) == {"local"}
+    assert spec("tflm").formats == ("tflm",) and set(spec("tflm").runs_on) == {"local", "mcu"}
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     assert tflm.unavailable_reason() == "TFLite Micro is not installed: pip install tflite-micro (x86-64 Linux, " \
                                         "Python 3.11 wheels)"
