@@ -54,6 +54,11 @@ def lstm_path(model_dir) -> Path:
 
 
 @pytest.fixture(scope="session")
+def gru_path(model_dir) -> Path:
+    return models.build_gru(model_dir / "gru.keras")
+
+
+@pytest.fixture(scope="session")
 def mlp_calibration(model_dir) -> Path:
     x, _ = models.feature_rows(300, seed=11)
     p = model_dir / "mlp_calib.npy"

@@ -42,7 +42,8 @@ if TYPE_CHECKING:  # heavy imports stay out of module import time
     import tensorflow as tf
 
 STRATEGIES = ("fused", "unroll", "auto")
-__all__ = ["FUSED_OP", "RNN_CLASSES", "STRATEGIES", "find_rnn_layers", "tflite_converter_for_rnn"]
+__all__ = ["FUSED_OP", "RNN_CLASSES", "STRATEGIES", "find_rnn_layers", "tflite_converter_for_rnn",
+           "unrolled_saved_model"]
 
 # The lowering (rebuild, numeric check, probe conversion or SavedModel export) costs seconds and the
 # caller asks once per TFLite variant: keep its result per source model. Weak keys so a dropped model
@@ -131,6 +132,22 @@ def tflite_converter_for_rnn(
     """
     import tensorflow as tf
 
+    source, info = _lowered(keras_model, inputs, strategy, workdir, check_inputs)
+    if info["lstm_lowering"] == "fused":
+        return tf.lite.TFLiteConverter.from_keras_model(source), info
+    return tf.lite.TFLiteConverter.from_saved_model(str(source)), info
+
+
+def unrolled_saved_model(keras_model: Any, inputs: list[TensorSpec], workdir: Path,
+                         check_inputs: dict[str, numpy.ndarray]) -> tuple[Path, dict[str, Any]]:
+    """The model with every RNN layer unrolled, checked against it and exported as a SavedModel (cached like
+    the TFLite lowering): a graph of plain ops for converters whose runtimes cannot run Keras 3's
+    While/TensorList loop (TF.js). Raises ConversionError when it cannot unroll (no static length)."""
+    return _lowered(keras_model, inputs, "unroll", workdir, check_inputs)
+
+
+def _lowered(keras_model: Any, inputs: list[TensorSpec], strategy: str, workdir: Path,
+             check_inputs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     if strategy not in STRATEGIES:
         raise ConversionError(f"unknown RNN lowering strategy; received strategy={strategy!r}, "
                               f"expected one of {STRATEGIES}")
@@ -147,10 +164,7 @@ def tflite_converter_for_rnn(
     source, info = entry
     if isinstance(source, ConversionError):
         raise ConversionError(str(source))  # a fresh error: re-raising the cached one grows its traceback
-    info = {**info, "notes": list(info["notes"])}  # callers may append to their copy
-    if info["lstm_lowering"] == "fused":
-        return tf.lite.TFLiteConverter.from_keras_model(source), info
-    return tf.lite.TFLiteConverter.from_saved_model(str(source)), info
+    return source, {**info, "notes": list(info["notes"])}  # callers may append to their copy
 
 
 def _lower(keras_model: Any, inputs: list[TensorSpec], strategy: str, workdir: Path,

@@ -21,7 +21,9 @@ from edgekit.quant import dequantize, quantize
 from edgekit.runtimes import browser as browser_rt
 from edgekit.validate import ValidateOptions, validate
 from edgekit.web import browser
+from tests import models
 from tests.artifact_runs import run_tflite
+from tests.formats.conftest import prepare
 from tests.helpers import job_for, require
 
 QUICK = {"runs": 5, "warmup": 1, "min_time": 0.0, "max_time": 2.0, "warmup_min_time": 0.0}
@@ -92,19 +94,17 @@ def test_every_tflite_variant_runs_in_litert_js_and_matches(session, converted_c
 def test_validate_on_browser_device_gives_litert_rows(converted_cnn, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv("EDGEKIT_CHROMIUM_FLAGS", raising=False)
     require(browser.unavailable_reason("litert") is None, browser.unavailable_reason("litert") or "")
-    rep = validate(converted_cnn.out, ValidateOptions(device="browser", artifacts=["tflite-float32", "tflite-int8"],
+    rep = validate(converted_cnn.out, ValidateOptions(device="browser", artifacts=["tflite-int8"],
                                                       threads=1, ci=False, report_dir=tmp_path,
                                                       bench=BenchSettings(**QUICK)))
     rows = {(r["artifact"], r["runtime"]): r for r in rep["results"]}
-    assert set(rows) == {(a, rt) for a in ("tflite-float32", "tflite-int8")
-                         for rt in ("litert-web-wasm", "litert-web-gpu")}
-    f32, i8 = rows["tflite-float32", "litert-web-wasm"], rows["tflite-int8", "litert-web-wasm"]
-    assert f32["status"] == "pass" and i8["status"] == "pass", (f32["reason"], i8["reason"])
-    assert f32["parity"]["outputs"]["output_0"]["max_abs"] < 1e-5
-    assert i8["parity"]["outputs"]["output_0"]["max_abs"] < 0.05  # dequantized by the parent from the manifest
-    assert f32["latency_ms"]["count"] >= 5 and f32["versions"]["@litertjs/core"] == "2.5.3"
-    assert f32["versions"]["backend"] == "wasm" and f32["load_ms"] > 0 and f32["first_ms"] > 0
-    gpu = rows["tflite-float32", "litert-web-gpu"]
+    assert set(rows) == {("tflite-int8", rt) for rt in ("litert-web-wasm", "litert-web-gpu")}
+    i8 = rows["tflite-int8", "litert-web-wasm"]
+    assert i8["status"] == "pass", i8["reason"]
+    assert i8["parity"]["outputs"]["output_0"]["max_abs"] < 0.05  # dequantized by the parent: measured 0.01
+    assert i8["latency_ms"]["count"] >= 5 and i8["versions"]["@litertjs/core"] == "2.5.3"
+    assert i8["versions"]["backend"] == "wasm" and i8["load_ms"] > 0 and i8["first_ms"] > 0
+    gpu = rows["tflite-int8", "litert-web-gpu"]
     if browser.capabilities().get("webgpu") is None:  # headless, --disable-gpu, no GPU: said so, not run on CPU
         assert gpu["status"] == "unavailable" and "no WebGPU adapter" in gpu["reason"]
         assert gpu["latency_ms"] is None
@@ -143,3 +143,32 @@ def test_fused_lstm_is_refused_with_the_reason_before_the_browser_starts(tmp_pat
                   {"sequence": np.zeros((1, 8, 8), np.float32)}, ["output_0"], requires_state_reset=True)
     with pytest.raises(EdgekitError, match="Variable tensors not yet supported.*--lstm unroll"):
         browser_rt.BrowserRunner({"engine": "litert", "backend": "wasm"}).run_job(job)
+
+
+@pytest.fixture(scope="module")
+def recurrent(tmp_path_factory, lstm_path, gru_path) -> dict[str, Any]:
+    """The LSTM and GRU fixtures exported once (SavedModel, signature, golden inputs, Keras outputs)."""
+    x, _ = models.sequences(200, seed=14)
+    golden, _ = models.sequences(32, seed=22)
+    return {name: prepare(path, tmp_path_factory.mktemp(f"{name}-web"), x[:120], golden)
+            for name, path in (("lstm", lstm_path), ("gru", gru_path))}
+
+
+@pytest.mark.parametrize("which, lstm", [("gru", "auto"), ("lstm", "unroll")])
+def test_recurrent_tflite_runs_in_litert_js(which, lstm, recurrent, tmp_path: Path) -> None:
+    """A GRU's default .tflite (unrolled: TFLite has no fused GRU kernel) and an LSTM's unrolled one run in
+    LiteRT.js and match Keras; the fused LSTM (``--lstm auto``'s choice) is refused (test above)."""
+    from edgekit.formats import TARGETS, tflite
+
+    p = recurrent[which]
+    ctx = p.context(tmp_path / "staging", lstm=lstm)
+    art = tflite.convert(ctx, TARGETS["tflite-float32"])
+    assert art.converter["options"]["lstm_lowering"] == "unrolled" and not art.requires_state_reset
+    name_in, name_out = p.inputs[0].name, p.outputs[0].name
+    with browser.BrowserSession() as s:
+        r = s.run_harness("litert", "wasm", ctx.staging / art.path, [(art.io_names["inputs"][0], p.golden[name_in])],
+                          art.io_names["outputs"], threads=1, **QUICK)
+        assert s.blocked == []
+    got, ref = r["outputs"][art.io_names["outputs"][0]], p.reference[name_out]
+    assert got.shape == ref.shape and np.ptp(ref[:, 0]) > 0.1
+    assert np.abs(got - ref).max() < 1e-5  # measured 1.8e-7 (GRU and LSTM)
