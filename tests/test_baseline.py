@@ -226,6 +226,36 @@ def test_no_report_regresses_against_itself_or_a_reordering(samples: list[float]
         assert new["summary"]["exit_code"] == 0
 
 
+def _latency_of(old_samples: list[float], new_samples: list[float]) -> dict[str, Any]:
+    new = _synthetic(new_samples, 10, 0.5)
+    baseline.apply(new, _synthetic(old_samples, 10, 0.5), Gates())
+    return new["results"][0]["baseline"]
+
+
+def test_a_busier_machine_is_not_a_regression_but_more_compute_is() -> None:
+    quiet = [1.0 + 0.001 * (i % 50) for i in range(600)]
+    # Busier: most runs 1.5x slower, the fastest ones unchanged (the process still got the CPU at times).
+    busy = [v * (1.0 if i % 10 == 0 else 1.5) for i, v in enumerate(quiet)]
+    entry = _latency_of(quiet, busy)
+    lat = entry["latency"]
+    assert entry["verdict"] == "ok" and lat["ratio"] == pytest.approx(1.5, rel=0.01) and lat["ci"][0] > 1.4
+    assert lat["min_ratio"] == pytest.approx(1.0) and "the machine was busier" in lat["note"]
+    # More compute: every run 1.5x slower, the fastest included.
+    entry = _latency_of(quiet, [1.5 * v for v in quiet])
+    assert entry["verdict"] == "regressed" and entry["latency"]["min_ratio"] == pytest.approx(1.5)
+    assert entry["reasons"][0].startswith("p50 latency x1.500 (") and entry["reasons"][0].endswith("beyond +10%")
+
+
+def test_the_gate_widens_to_the_runs_own_noise() -> None:
+    noisy = [1.0 + (i % 100) / 100 for i in range(1000)]  # uniform on [1, 2): IQR / median = 0.33
+    entry = _latency_of(noisy, [1.25 * v for v in noisy])
+    lat = entry["latency"]
+    assert lat["noise"] == pytest.approx(0.33, abs=0.01) and lat["limit"] == pytest.approx(1.33, abs=0.01)
+    assert entry["verdict"] == "ok"  # x1.25 cannot be told apart on runs that scatter +-33%
+    entry = _latency_of(noisy, [2.0 * v for v in noisy])
+    assert entry["verdict"] == "regressed" and "(the runs' own noise: 33%)" in entry["reasons"][0]
+
+
 def test_bootstrap_interval_is_deterministic_and_brackets_the_ratio() -> None:
     old = [1.0 + 0.01 * (i % 17) for i in range(500)]
     new = [2.0 * v for v in old]
@@ -269,8 +299,10 @@ def empty_run(tmp_path: Path) -> Path:
 def test_bad_baseline_input_exits_2_after_writing_the_report(empty_run: Path, tmp_path: Path, make: Any,
                                                              extra: list[str], needle: str) -> None:
     base = make(tmp_path)
-    res = CliRunner().invoke(app, ["validate", str(empty_run), "--baseline", str(base), *extra])
+    junit = tmp_path / "junit.xml"
+    res = CliRunner().invoke(app, ["validate", str(empty_run), "--baseline", str(base), "--junit", str(junit), *extra])
     assert_bad_input(res, needle)
+    assert read_junit(junit).tests == 0  # the JUnit file too is written before the exit
     data = json.loads((empty_run / "report" / "report.json").read_text())
     assert needle in data["baseline"]["error"] and data["baseline"]["path"] == str(base)
     assert any(w.startswith("not compared with the baseline: ") for w in data["warnings"])
