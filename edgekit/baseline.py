@@ -217,8 +217,8 @@ def _latency(old: dict[str, Any], new: dict[str, Any], gates: Gates, machine_not
                regressed=ratio > limit and low > limit and min_ratio > limit,
                improved=ratio < 1 / limit and high < 1 / limit and min_ratio < 1 / limit)
     if ratio > limit and low > limit and not min_ratio > limit:
-        out["note"] = (f"p50 x{ratio:.2f} but the fastest run x{min_ratio:.2f}: the machine was busier, the model "
-                       "did not compute more; not called")
+        out["note"] = (f"p50 x{ratio:.2f} but the fastest run only x{min_ratio:.2f} (limit x{limit:.2f}): the machine "
+                       "was busier, the model did not compute more; not called")
     if machine_note:
         across = f"compared across machines (--baseline-any-machine): {machine_note}"
         out["note"] = f"{out['note']}; {across}" if out["note"] else across
