@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.edgekit-installed
 JS_DIR := edgekit/js
 
-.PHONY: setup setup-python setup-js setup-system demo test lint bench clean
+.PHONY: setup setup-python setup-js setup-system demo test smoke-py313 lint bench clean
 
 # Order matters: system packages (node, npm) before the npm install.
 setup: setup-system setup-python setup-js
@@ -36,6 +36,10 @@ demo: setup
 
 test: setup
 	$(VENV)/bin/pytest -q
+
+# The newer stack (Python 3.13, TensorFlow 2.21) from the built wheel in a fresh venv: see .ci/smoke-py313.sh.
+smoke-py313: setup-python
+	bash .ci/smoke-py313.sh
 
 lint: setup-python
 	$(VENV)/bin/ruff check edgekit tests benchmarks
