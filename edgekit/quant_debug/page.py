@@ -7,6 +7,7 @@ import html as h
 import io
 
 from edgekit.quant_debug.records import LayerEffect, QuantDebugReport
+from edgekit.quant_debug.worker import STAT_SAMPLES
 
 TOP = 3  # suspects highlighted: the layers whose float fallback recovers the most
 
@@ -90,7 +91,8 @@ padding:3px 8px;text-align:right}} td:first-child{{text-align:left}} tr.suspect{
 <h2>Layers ranked by effect on the golden set</h2>
 <p>recovery: the {h.escape(report.metric)} of int8 with the layer kept in float (alone, or with its output tensor
 kept float too: the layer and the layers that read it), minus plain int8's. Statistics are per activation tensor
-on the calibration data ({report.calibration_samples} samples): a huge scale makes RMSE/scale look small.</p>
+on the calibration data (the first {min(report.calibration_samples, STAT_SAMPLES)} of {report.calibration_samples}
+samples): a huge scale makes RMSE/scale look small.</p>
 <table><tr>{head}</tr>{body}</table></body></html>
 """
 

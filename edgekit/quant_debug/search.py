@@ -80,7 +80,7 @@ def rank(measure: Measure, layout: str, layers: list[str], consumers: Callable[[
     return sorted(effects, key=lambda e: (not e.measured, -(e.recovery_points or 0.0), order[e.layer]))
 
 
-def _unit(eff: LayerEffect) -> list[str]:
+def unit(eff: LayerEffect) -> list[str]:
     """The layers to add for one ranking entry: with its readers when that recovered more."""
     if eff.with_output is not None and (eff.alone is None or eff.with_output > eff.alone):
         return [eff.layer, *eff.consumers]
@@ -111,7 +111,7 @@ def search(measure: Measure, plan: Plan, layers: list[str], consumers: Callable[
     floats: list[str] = []
     hit: Candidate | None = None
     for eff in (e for e in out.ranking if e.measured):
-        new = [name for name in _unit(eff) if name not in floats]
+        new = [name for name in unit(eff) if name not in floats]
         if not new:
             continue
         if len(floats) + len(new) >= len(layers) or _spent(out, plan, deadline):

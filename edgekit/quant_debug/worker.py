@@ -19,6 +19,7 @@ from edgekit.errors import InputError
 from edgekit.quant_debug.records import LayerStat, QuantDebugReport
 
 SUSPECTS_PER_STAT = 6
+STAT_SAMPLES = 64  # calibration samples the per-layer statistics run on (the debug model runs one at a time)
 
 
 def suspects(stats: list[LayerStat], per_stat: int = SUSPECTS_PER_STAT) -> list[str]:
@@ -51,7 +52,7 @@ def analyse(job: dict[str, Any]) -> QuantDebugReport:
     conv.representative_dataset = lambda: (list(s.values()) if len(s) == 1 else s for s in samples)
     q = engine.Quantizer(engine.calibrate(conv), job["io"])
     layout = job["layout"]
-    stats = engine.layer_stats(q, layout, samples[:64])
+    stats = engine.layer_stats(q, layout, samples[:STAT_SAMPLES])
     measure = measurer(q, golden, output)
     plain = measure(layout, ())
     layers = q.graph.layers()
@@ -63,21 +64,23 @@ def analyse(job: dict[str, Any]) -> QuantDebugReport:
         folder=str(folder), metric=golden.metric, reference=round(golden.reference_score(), 6),
         golden_samples=len(golden.reference), calibration=calib.source, calibration_samples=len(samples),
         plain=plain, stats=stats, effects=effects, time_bound_s=job["time_bound_s"],
-        seconds=round(time.monotonic() - t0, 2), next_step=next_step(m.source.get("path", "MODEL"), folder,
-                                                                     job["calibration"], effects, plain))
+        seconds=round(time.monotonic() - t0, 2), next_step=next_step(m, folder, job["calibration"], effects, plain))
 
 
-def next_step(source: str, folder: Path, calibration: str, effects: list[Any], plain: Any) -> str:
+def next_step(m: Any, folder: Path, calibration: str, effects: list[Any], plain: Any) -> str:
     """The one sentence that says what to do, with the command that applies it."""
+    from edgekit.quant_debug.search import unit
+
     budget = 1 if plain.drop_points is None or plain.drop_points > 1 else 2
     top = [e for e in effects if e.measured and (e.recovery_points or 0) > 0][:2]
-    floats = ", ".join(e.layer if e.with_output is None or (e.alone or 0) >= e.with_output
-                       else f"{e.layer} (with {', '.join(e.consumers)})" for e in top)
+    floats = ", ".join(dict.fromkeys(name for e in top for name in unit(e)))
     flag = "--int8-min-sqnr 20" if plain.drop_points is None else f"--int8-max-drop {budget}"
-    what = f"keep {floats} in float" if floats else "no single layer recovers accuracy: try tflite-int16x8"
-    return (f"To {what}, run `edgekit convert {source} --out {folder}-int8 --formats tflite-int8 --calibration "
-            f"{calibration} {flag} --int8-weights auto`: it searches, keeps the fewest float layers that meet the "
-            "budget on the golden set and records the search in the manifest.")
+    what = f"keep {floats} in float" if floats else "no layer in float recovers accuracy: try tflite-int16x8"
+    golden = (m.golden or {}).get("source") or ""
+    held_out = f" --golden {golden}" if golden not in ("", "random", calibration) and Path(golden).exists() else ""
+    return (f"To {what}, run `edgekit convert {m.source.get('path', 'MODEL')} --out {folder}-int8 --formats "
+            f"tflite-int8 --calibration {calibration}{held_out} {flag} --int8-weights auto`: it searches, keeps the "
+            "fewest float layers that meet the budget on the golden set and records the search in the manifest.")
 
 
 def main(job_path: Path, result: Path) -> int:
