@@ -197,7 +197,7 @@ def validate_cli(
 @cli_errors
 def bundle_cli(
     folder: Annotated[Path, typer.Argument(help="The output folder of `edgekit convert` (holds manifest.json).")],
-    target: Annotated[str, typer.Option("--target", help="web, android or ios.")],
+    target: Annotated[str, typer.Option("--target", help="web, android, ios or mcu.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Bundle folder (created; must be empty unless --force).")],
     labels: Annotated[
         Path | None, typer.Option("--labels", help="Class labels (.txt one per line, or a .json list); "

@@ -2,7 +2,9 @@
 
 - ``web``: a static app (index.html + app.js) that runs the TF.js model (optionally the ONNX one through
   onnxruntime-web) on a picture, with the JS libraries vendored from edgekit's npm install (offline);
-- ``android`` / ``ios``: the TFLite model(s), labels, a JSON model card and Kotlin / Swift snippets.
+- ``android`` / ``ios``: the TFLite model(s), labels, a JSON model card and Kotlin / Swift snippets;
+- ``mcu``: the TFLite Micro C sources (model array, op resolver, settings, a golden sample) with main.cc and a
+  README with the flash/RAM budget (``edgekit.bundle.mcu``).
 
 Like ``convert``, the bundle is built in a temporary sibling folder and moved into place at the end:
 a failure never leaves a half-written BUNDLE, and an existing non-empty BUNDLE is replaced only with
@@ -54,6 +56,10 @@ def bundle(folder: Path | str, out: Path | str, opts: BundleOptions | None = Non
             from edgekit.bundle.web import build_web
 
             notes, facts = build_web(src, st.path, opts)
+        elif opts.target == "mcu":
+            from edgekit.bundle.mcu import build_mcu
+
+            notes, facts = build_mcu(src, st.path, opts)
         else:
             from edgekit.bundle.mobile import build_mobile
 

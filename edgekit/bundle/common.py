@@ -14,7 +14,7 @@ from edgekit.errors import InputError
 from edgekit.folder import ConvertedFolder
 from edgekit.schemas import read_labels
 
-TARGETS = ("web", "android", "ios")
+TARGETS = ("web", "android", "ios", "mcu")
 
 
 @dataclass
