@@ -205,9 +205,14 @@ def bundle_cli(
     ] = None,
     artifact: Annotated[
         list[str] | None,
-        typer.Option("--artifact", "-a", help="android/ios: only this TFLite artifact id (repeatable). Default: all."),
+        typer.Option("--artifact", "-a", help="android/ios: only this TFLite artifact id (repeatable). Default: all. "
+                     "web --runtime litert: the one .tflite to ship (default: int8 if it passed validation, else "
+                     "float32)."),
     ] = None,
     onnx: Annotated[bool, typer.Option("--onnx", help="web: also ship the ONNX model with onnxruntime-web.")] = False,
+    runtime: Annotated[str | None, typer.Option("--runtime", help="web: litert (the .tflite in LiteRT.js) or tfjs. "
+                                                "Default: the one that passed validation with the smaller download.")
+                       ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace a non-empty --out folder.")] = False,
 ) -> None:
     """Package the artifacts for an app: a static web app, or TFLite + model card + Kotlin/Swift snippets.
@@ -217,7 +222,7 @@ def bundle_cli(
     from edgekit.bundle import BundleOptions, bundle
 
     res = bundle(folder, out, BundleOptions(target=target, labels=labels, artifacts=list(artifact or []) or None,
-                                            onnx=onnx, force=force))
+                                            onnx=onnx, force=force, runtime=runtime))
     typer.echo(f"{res.target} bundle: {res.out} ({len(res.files)} files, {res.bytes / 1e6:.2f} MB)")
     for note in res.notes:
         typer.echo(f"  {note}")

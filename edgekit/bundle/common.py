@@ -21,8 +21,9 @@ TARGETS = ("web", "android", "ios", "mcu")
 class BundleOptions:
     target: str = "web"
     labels: Path | None = None  # overrides the manifest's labels (txt, one per line, or a JSON list)
-    artifacts: list[str] | None = None  # android/ios: TFLite artifact ids; None = every produced one
+    artifacts: list[str] | None = None  # android/ios: TFLite artifact ids; None = every produced one (web: litert's)
     onnx: bool = False  # web: also ship the ONNX model and onnxruntime-web
+    runtime: str | None = None  # web: tfjs or litert; None = the validated one with the smaller download
     force: bool = False
 
 

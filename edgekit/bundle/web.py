@@ -14,17 +14,31 @@ from typing import Any
 import numpy as np
 
 from edgekit import __version__
+from edgekit import manifest as mf
 from edgekit.bundle import png
 from edgekit.bundle.common import BundleOptions, Source, copy_file, output_meaning, top_margin
 from edgekit.bundle.preprocess import Preprocessing, resolve
+from edgekit.bundle.web_runtime import GROUPS, Choice, choose
 from edgekit.errors import InputError, MissingDependency
 from edgekit.schemas import dumps_json
 from edgekit.web import vendor
+from edgekit.web.browser import STATIC
 
 APP_DIR = Path(__file__).resolve().parent / "web_app"
 # A sample whose pixels had to move more than this (in 0..255 units) to become a PNG is not the golden
 # input any more: it would prove nothing about the expected label.
 MAX_PIXEL_ERROR = 0.5 + 1e-6
+# What index.html loads for each engine: TF.js as UMD globals; LiteRT.js as an ES module whose helper
+# package the import map points at the vendored copy.
+SCRIPTS = {
+    "tfjs": """<!-- Vendored UMD builds (they define the global `tf`, and `ort` when the ONNX engine is bundled). -->
+<script src="vendor/tf-core.min.js"></script>
+<script src="vendor/tf-backend-cpu.min.js"></script>
+<script src="vendor/tf-converter.min.js"></script>
+<script src="vendor/tf-backend-wasm.min.js"></script>""",
+    "litert": """<!-- LiteRT.js (vendor/index.js) imports its helper package by name: mapped to the vendored copy. -->
+<script type="importmap">{"imports": {"@litertjs/wasm-utils": "./vendor/bundle.js"}}</script>""",
+}
 
 
 def _image_input(src: Source) -> tuple[str, int, int, int]:
@@ -56,25 +70,53 @@ def pick_sample(inputs: np.ndarray, reference: np.ndarray, prep: Preprocessing) 
                      "(see docs/bundles.md)")
 
 
+def _engine_files(src: Source, out: Path, choice: Choice, onnx: mf.Artifact | None) -> tuple[str, ...]:
+    """Copy the chosen model (and the ONNX one) and their vendored libraries; returns the vendor groups."""
+    art = choice.artifact
+    path = src.artifact_path(art)
+    if choice.runtime == "tfjs":
+        for f in sorted(p for p in path.rglob("*") if p.is_file()):
+            copy_file(f, out / "model" / f.relative_to(path))
+    else:
+        copy_file(path, out / "model.tflite")
+        copy_file(STATIC / "litert_run.js", out / "litert_run.js")
+    groups = GROUPS[choice.runtime] + (("ort",) if onnx else ())
+    gone = vendor.missing(*groups)
+    if gone:
+        raise MissingDependency("the vendored JavaScript libraries",
+                                f"{', '.join(gone[:2])} missing: run `edgekit setup` (`make setup-js` in a checkout)")
+    if onnx is not None:
+        copy_file(src.artifact_path(onnx), out / "model.onnx")
+    for fname, vpath in vendor.files(*groups).items():
+        copy_file(vpath, out / "vendor" / fname)
+    head = SCRIPTS[choice.runtime]
+    html = (APP_DIR / "index.html").read_text(encoding="utf-8").replace("<!-- edgekit:engine -->", head)
+    (out / "index.html").write_text(html, encoding="utf-8")
+    copy_file(APP_DIR / "app.js", out / "app.js")
+    return groups
+
+
+def _tensor_config(art: mf.Artifact | None, key: str, side: str, k: int, name: str) -> dict[str, Any]:
+    """``{KEY_name: the artifact's tensor name}`` (+ quantization for the LiteRT.js model)."""
+    if art is None:  # app.json always named the ONNX tensors (the tensor names of the signature)
+        return {f"{key}_name": name} if key == "onnx" else {}
+    io = art.io_names or {}
+    out: dict[str, Any] = {f"{key}_name": (io.get(side) or [name])[k]}
+    if key == "litert":
+        q = {x.name: x for x in art.quantization.get(side, [])}.get(name)
+        out["quantization"] = {"dtype": q.dtype, "scale": q.scale, "zero_point": q.zero_point} if q else None
+    return out
+
+
 def build_web(src: Source, out: Path, opts: BundleOptions) -> tuple[list[str], dict[str, Any]]:
     m = src.manifest
     name, h, w, c = _image_input(src)
-    tfjs = next((a for a in m.artifacts if a.format == "tfjs"), None)
-    if tfjs is None:
-        raise InputError(f"no tfjs artifact in {src.folder}: convert with --formats tfjs (or all)")
-    tfjs_dir = src.artifact_path(tfjs)
+    choice = choose(src, opts.runtime, opts.artifacts)
     onnx = None
     if opts.onnx:
         onnx = next((a for a in m.artifacts if a.format == "onnx"), None)
         if onnx is None:
             raise InputError(f"--onnx: no onnx artifact in {src.folder}: convert with --formats onnx (or all)")
-    onnx_path = src.artifact_path(onnx) if onnx is not None else None
-    groups = ("tfjs", "tfjs-wasm") + (("ort",) if onnx else ())
-    gone = vendor.missing(*groups)
-    if gone:
-        raise MissingDependency("the vendored JavaScript libraries",
-                                f"{', '.join(gone[:2])} missing: run `edgekit setup` (`make setup-js` in a checkout)")
-
     prep = resolve(m.preprocessing, c)
     inputs, reference = src.golden()
     out_spec = m.outputs[0]
@@ -82,29 +124,25 @@ def build_web(src: Source, out: Path, opts: BundleOptions) -> tuple[list[str], d
     index, pixels = pick_sample(inputs[name], ref, prep)
     expected = int(np.argmax(ref[index]))
     labels = src.labels
-
-    for f in sorted(p for p in tfjs_dir.rglob("*") if p.is_file()):
-        copy_file(f, out / "model" / f.relative_to(tfjs_dir))
-    if onnx_path is not None:
-        copy_file(onnx_path, out / "model.onnx")
-    for fname, path in vendor.files(*groups).items():
-        copy_file(path, out / "vendor" / fname)
+    groups = _engine_files(src, out, choice, onnx)
     png.write(out / "sample.png", pixels)
-    for f in ("app.js", "index.html"):
-        copy_file(APP_DIR / f, out / f)
 
-    io = tfjs.io_names or {}
-    onnx_io = (onnx.io_names or {}) if onnx else {}
+    key = choice.runtime
     config = {
         "generated_by": f"edgekit {__version__} bundle --target web",
-        "input": {"name": name, "tfjs_name": (io.get("inputs") or [name])[0],
-                  "onnx_name": (onnx_io.get("inputs") or [name])[0], "shape": [1, h, w, c]},
-        "output": {"name": out_spec.name, "tfjs_name": (io.get("outputs") or [out_spec.name])[0],
-                   "onnx_name": (onnx_io.get("outputs") or [out_spec.name])[0], "classes": int(out_spec.shape[1]),
+        "engine": key,
+        "input": {"name": name, **_tensor_config(choice.artifact, key, "inputs", 0, name),
+                  **_tensor_config(onnx, "onnx", "inputs", 0, name), "shape": [1, h, w, c]},
+        "output": {"name": out_spec.name, **_tensor_config(choice.artifact, key, "outputs", 0, out_spec.name),
+                   **_tensor_config(onnx, "onnx", "outputs", 0, out_spec.name), "classes": int(out_spec.shape[1]),
                    "meaning": output_meaning(out_spec, ref, labels)},
         "labels": labels,
         "preprocessing": prep.to_dict(),
-        "models": {"tfjs": "model/model.json", **({"onnx": "model.onnx"} if onnx else {})},
+        "models": {key: "model/model.json" if key == "tfjs" else "model.tflite",
+                   **({"onnx": "model.onnx"} if onnx else {})},
+        "artifact": choice.artifact.id,
+        "why": choice.why,
+        "downloads": choice.sizes,
         "sample": {"file": "sample.png", "golden_index": index, "expected_index": expected,
                    "expected_label": labels[expected] if labels else f"class {expected}",
                    "reference_scores": [float(v) for v in ref[index]]},
@@ -112,10 +150,11 @@ def build_web(src: Source, out: Path, opts: BundleOptions) -> tuple[list[str], d
     }
     (out / "app.json").write_text(dumps_json(config, indent=1) + "\n", encoding="utf-8")
     (out / "README.md").write_text(_readme(src, config, prep, onnx is not None), encoding="utf-8")
-    notes = [f"sample.png is golden input #{index}; the source model says {config['sample']['expected_label']}"]
+    notes = [f"sample.png is golden input #{index}; the source model says {config['sample']['expected_label']}",
+             f"engine: {choice.why}"]
     if prep.ignored:
         notes.append(f"preprocessing keys not applied by the app: {', '.join(prep.ignored)}")
-    return notes, {"sample": config["sample"]}
+    return notes, {"sample": config["sample"], "runtime": key, "artifact": choice.artifact.id, "why": choice.why}
 
 
 def _readme(src: Source, cfg: dict[str, Any], prep: Preprocessing, with_onnx: bool) -> str:
@@ -125,12 +164,30 @@ def _readme(src: Source, cfg: dict[str, Any], prep: Preprocessing, with_onnx: bo
                f"{', '.join(prep.ignored)} (the full record is in the manifest).\n") if prep.ignored else ""
     onnx = ("- `model.onnx` and onnxruntime-web (`vendor/ort.wasm.min.js` and its wasm): pick \"ONNX\" in the "
             "page's engine menu.\n") if with_onnx else ""
+    litert = cfg["engine"] == "litert"
+    engine = ("LiteRT.js (@litertjs/core, the .tflite on its wasm/XNNPACK accelerator)" if litert else
+              "TF.js (wasm backend, cpu as fallback)")
+    model = (f"- `model.tflite`: the `{cfg['artifact']}` artifact edgekit validated, run by `litert_run.js` (also what "
+             "`edgekit validate --device browser` ran it with); `vendor/` holds LiteRT.js's relaxed-SIMD build "
+             "(`litert_wasm_internal.*`, what Chromium loads) and its `compat` build for browsers without relaxed "
+             "SIMD.\n" if litert else
+             "- `model/`: the TF.js graph model (`model.json` + weight shards) edgekit validated.\n")
+    sizes = "".join(f"- {'LiteRT.js' if rt == 'litert' else 'TF.js'}: {s['artifact']} {s['model']:,} bytes + runtime "
+                    f"{s['runtime']:,} bytes = {s['total']:,} bytes\n" for rt, s in cfg["downloads"].items())
     return f"""# Web bundle: {src.manifest.source.get('path', 'model')}
 
-A static web app generated by `edgekit bundle --target web`. It runs the TF.js model in the browser
-(wasm backend, cpu as fallback), classifies a picture you pick or drop, and shows the top labels with
+A static web app generated by `edgekit bundle --target web`. It runs the model in the browser with
+{engine}, classifies a picture you pick or drop, and shows the top labels with
 their scores. On load it classifies `sample.png` and shows the result in the element `#prediction`.
 Everything it needs is in this folder: it works offline.
+
+## Why this engine
+
+{cfg['why']}.
+
+What the page downloads on Chromium (model + runtime):
+
+{sizes}
 
 ## Run it
 
@@ -141,8 +198,7 @@ Browsers do not load wasm or models from `file://` URLs: serve the folder over H
 ## What is here
 
 - `index.html`, `app.js` (ES module, no build step), `app.json` (tensor names, shape, labels, preprocessing).
-- `model/`: the TF.js graph model (`model.json` + weight shards) edgekit validated.
-{onnx}- `vendor/`: {versions}, copied from edgekit's pinned npm install.
+{model}{onnx}- `vendor/`: {versions}, copied from edgekit's pinned npm install.
 - `sample.png`: golden input #{cfg['sample']['golden_index']}; the source model says
   **{cfg['sample']['expected_label']}**.
 

@@ -69,10 +69,47 @@ function topK(scores, cfg, k = 5) {
   return idx.map((i) => ({ index: i, label: cfg.labels ? cfg.labels[i] : `class ${i}`, score: scores[i] }));
 }
 
-// Load the model with one engine ('tfjs', or 'onnx' when bundled) and return {classify(picture)}.
-export async function loadClassifier(engine = 'tfjs', cfg = null) {
+// LiteRT.js: one library instance per page (loadLiteRt may run once), then the .tflite through
+// litert_run.js (the same module edgekit validate ran it with). int8/uint8 I/O: quantized with app.json's
+// scale and zero point (q = clamp(round(x / scale) + zero_point)), outputs dequantized back.
+let liteRtLoading = null;
+const RANGE = { int8: [-128, 127], uint8: [0, 255] };
+
+function quantize(x, q) {
+  const [lo, hi] = RANGE[q.dtype];
+  const out = q.dtype === 'int8' ? new Int8Array(x.length) : new Uint8Array(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = Math.min(hi, Math.max(lo, Math.round(x[i] / q.scale) + q.zero_point));
+  return out;
+}
+
+async function loadLiteRtClassifier(cfg) {
+  const lrt = await import(new URL('vendor/index.js', here).href);
+  const { open } = await import(new URL('litert_run.js', here).href);
+  liteRtLoading = liteRtLoading || lrt.loadLiteRt(new URL('vendor/', here).href);
+  await liteRtLoading;
+  const runner = await open(lrt, new URL(cfg.models.litert, here).href, { accelerator: 'wasm', threads: 1 });
+  const j = runner.outputs.findIndex((t) => t.name === cfg.output.litert_name);
+  if (runner.inputs.length !== 1 || j < 0) throw new Error('the .tflite does not have the input/output app.json names');
+  const qi = cfg.input.quantization;
+  const qo = cfg.output.quantization;
+  return {
+    cfg, backend: 'LiteRT.js (wasm)',
+    async classify(picture) {
+      const x = toInput(picture, cfg);
+      const y = (await runner.run([qi ? quantize(x, qi) : x]))[j];
+      const scores = qo ? Array.from(y, (v) => qo.scale * (v - qo.zero_point)) : Array.from(y);
+      return topK(scores, cfg);
+    },
+  };
+}
+
+// Load the model with one engine ('tfjs' or 'litert', whichever was bundled, or 'onnx' when bundled)
+// and return {classify(picture)}.
+export async function loadClassifier(engine = null, cfg = null) {
   cfg = cfg || (await loadConfig());
+  engine = engine || cfg.engine || 'tfjs';
   const shape = cfg.input.shape;
+  if (engine === 'litert') return loadLiteRtClassifier(cfg);
   if (engine === 'onnx') {
     if (!self.ort) await loadScript(new URL('vendor/ort.wasm.min.js', here));
     self.ort.env.wasm.wasmPaths = new URL('vendor/', here).href;
@@ -139,6 +176,8 @@ async function main() {
   const el = Object.fromEntries(['prediction', 'scores', 'error', 'engine', 'backend', 'file', 'drop', 'preview']
     .map((id) => [id, document.getElementById(id)]));
   const cfg = await loadConfig();
+  const main = cfg.engine || 'tfjs';
+  el.engine.add(new Option(main === 'litert' ? 'LiteRT.js (wasm)' : 'TF.js (wasm)', main));
   if (cfg.models.onnx) el.engine.add(new Option('ONNX (onnxruntime-web, wasm)', 'onnx'));
   let current = null;
   const use = async (engine) => {
@@ -155,7 +194,7 @@ async function main() {
   sample.src = new URL(cfg.sample.file, here).href;
   await sample.decode();
   let last = sample;
-  await use('tfjs');
+  await use(main);
   await classify(sample);
   el.engine.onchange = async () => { await use(el.engine.value); await classify(last); };
   el.file.onchange = async () => { if (el.file.files[0]) { last = await pictureFrom(el.file.files[0]); await classify(last); } };
