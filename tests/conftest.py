@@ -150,6 +150,12 @@ def converted_tflm_cnn(tmp_path_factory, cnn_path, cnn_calibration):
     return _convert(cnn_path, tmp_path_factory.mktemp("conv") / "cnn-tflm", cnn_calibration, formats="tflm")
 
 
+@pytest.fixture(scope="session")
+def converted_tflm_lstm(tmp_path_factory, lstm_path, lstm_calibration):
+    """The small LSTM (fused UNIDIRECTIONAL_SEQUENCE_LSTM) as a TFLite Micro target."""
+    return _convert(lstm_path, tmp_path_factory.mktemp("conv") / "lstm-tflm", lstm_calibration, formats="tflm")
+
+
 @pytest.fixture()
 def fresh_copy(tmp_path):
     """Copy a converted folder so a test may damage it."""

@@ -98,7 +98,7 @@ def _io_failures(info: Any) -> list[str]:
     out = []
     for kind, tensors in (("input", info.inputs), ("output", info.outputs)):
         for t in tensors:
-            if t.dtype != "int8":
+            if t.dtype not in ("int8", "int32"):  # int32: token ids into an embedding (GATHER)
                 out.append(f"{kind} '{t.signature_name}' is {t.dtype}: the tflm target takes int8 input and output "
                            "(--int8-io int8)")
             if kind == "input" and t.shape and t.shape[0] != 1:

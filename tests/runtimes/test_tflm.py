@@ -91,3 +91,28 @@ def test_availability_check_names_the_package(monkeypatch) -> None:
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     assert tflm.unavailable_reason() == "TFLite Micro is not installed: pip install tflite-micro (x86-64 Linux, " \
                                         "Python 3.11 wheels)"
+
+
+def test_the_lstm_keeps_state_so_the_runner_resets_it(converted_tflm_lstm, fresh_copy) -> None:
+    from tflite_micro import runtime
+
+    from edgekit.validate import ValidateOptions, validate
+
+    folder = converted_tflm_lstm.out
+    art = manifest.load(folder).artifact("tflm")
+    assert art.ok and art.requires_state_reset, art.reason
+    x = quantize(load_npz(folder / manifest.GOLDEN_INPUTS)["sequence"][:1], quant_params(art, "inputs")["sequence"])
+    it = runtime.Interpreter.from_bytes((folder / art.path / "model.tflite").read_bytes(),
+                                        arena_size=art.extra["tflm"]["arena"]["recommended_bytes"])
+    outs = []
+    for reset in (False, False, True):
+        if reset:
+            it.reset()
+        it.set_input(x, 0)
+        it.invoke()
+        outs.append(np.array(it.get_output(0)))
+    assert not np.array_equal(outs[0], outs[1])  # the second call starts from the first one's state
+    assert np.array_equal(outs[0], outs[2])  # reset(): the same input gives the same output again
+    rep = validate(fresh_copy(folder), ValidateOptions(artifacts=["tflm"], bench=FAST))
+    (row,) = rep["results"]
+    assert row["status"] == "pass" and row["parity"]["outputs"]["output_0"]["sqnr_db"] > 20, row
