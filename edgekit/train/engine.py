@@ -39,6 +39,8 @@ PREPROCESSING_FILE = "preprocessing.json"
 RECIPE_FILE = "recipe.toml"
 TRAIN_LOG = "train.log"  # TensorFlow's native log lines and Python warnings during training
 STRATEGIES = ("none", "mirrored", "multiworker")
+LOGS_DIR = "logs"  # TensorBoard event files: tensorboard --logdir FOLDER/logs
+HISTORY_CSV = "history.csv"  # one row per epoch (Keras CSVLogger); a second phase writes history_<phase>.csv
 
 
 @dataclass
@@ -66,17 +68,40 @@ def make_strategy(name: str) -> Any:
     """tf.distribute strategy for --strategy. Created before any other TensorFlow op (multi-worker needs it)."""
     if name not in STRATEGIES:
         raise InputError(f"--strategy {name!r} is not one of {', '.join(STRATEGIES)}")
-    import tensorflow as tf
-
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
     if name == "multiworker":
         if not os.environ.get("TF_CONFIG"):
             raise InputError("--strategy multiworker reads the cluster from the TF_CONFIG environment variable, "
                              "which is not set; see docs/recipes.md (multi-worker training)")
         read_tf_config(os.environ["TF_CONFIG"])
+        reason = multiworker_unsupported()
+        if reason:
+            raise InputError(reason)
+    import tensorflow as tf
+
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+KERAS_MULTIWORKER_ISSUE = "https://github.com/keras-team/keras/issues/20585"
+TRY_MULTIWORKER = "EDGEKIT_TRY_MULTIWORKER"
+
+
+def multiworker_unsupported() -> str | None:
+    """Why --strategy multiworker cannot train here, or None. Keras 3's fit() fails under
+    MultiWorkerMirroredStrategy (two worker processes on 127.0.0.1, Keras 3.15.1 + TF 2.19, 2026-12-03: every
+    worker stops at its first step with "Attempt to convert a value (PerReplica...) to a Tensor"); refused up
+    front instead of after TensorFlow starts. EDGEKIT_TRY_MULTIWORKER=1 tries anyway (a fixed Keras)."""
+    from importlib.metadata import version
+
+    keras_version = version("keras")
+    if int(keras_version.split(".")[0]) < 3 or os.environ.get(TRY_MULTIWORKER, "") not in ("", "0"):
+        return None
+    return (f"--strategy multiworker does not train with Keras {keras_version}: Keras 3's fit() fails under "
+            f"MultiWorkerMirroredStrategy ({KERAS_MULTIWORKER_ISSUE}); use --strategy mirrored (every local "
+            f"device) or none; {TRY_MULTIWORKER}=1 tries anyway")
 
 
 def is_chief() -> bool:
@@ -89,9 +114,15 @@ def is_chief() -> bool:
     return kind == "chief" or (kind == "worker" and index == 0 and "chief" not in cfg.cluster)
 
 
-def callbacks(train: dict[str, Any], workdir: Path, has_validation: bool, log: Any = None) -> list[Any]:
-    """EarlyStopping (best weights restored), ModelCheckpoint (best so far), ReduceLROnPlateau, a line per epoch."""
+def callbacks(train: dict[str, Any], workdir: Path, has_validation: bool, log: Any = None,
+              phase: str = "") -> list[Any]:
+    """EarlyStopping (best weights restored), ModelCheckpoint (best so far), ReduceLROnPlateau, a line per epoch,
+    and the logs the Keras guides keep: TensorBoard event files under FOLDER/logs[/phase] and a CSV of every
+    epoch (FOLDER is ``workdir``'s parent, the output folder being built)."""
     import keras
+
+    folder = workdir.parent
+    csv = folder / (f"{Path(HISTORY_CSV).stem}_{phase}.csv" if phase else HISTORY_CSV)
 
     class EpochLine(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
@@ -108,6 +139,10 @@ def callbacks(train: dict[str, Any], workdir: Path, has_validation: bool, log: A
                                         save_weights_only=True),
         keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=max(1, patience // 2),
                                           min_lr=1e-6),
+        keras.callbacks.CSVLogger(str(csv)),
+        # Epoch scalars only: no graph, no profiler, no per-batch writes (they would cost time on every step).
+        keras.callbacks.TensorBoard(log_dir=str(folder / LOGS_DIR / phase), write_graph=False, profile_batch=0,
+                                    update_freq="epoch"),
     ]
     if patience > 0:
         cbs.insert(0, keras.callbacks.EarlyStopping(monitor=monitor, patience=patience,

@@ -180,7 +180,7 @@ def fine_tune(model: Any, base: Any, recipe: Recipe, strategy: Any, data: tuple[
         model.compile(keras.optimizers.Adam(float(t["fine_tune_learning_rate"])),
                       "sparse_categorical_crossentropy", metrics=["accuracy"])
     return model.fit(train_ds, validation_data=val_ds, epochs=int(t["fine_tune_epochs"]), verbose=opts.verbose,
-                     shuffle=False, callbacks=callbacks(t, work, val_ds is not None, opts.log))
+                     shuffle=False, callbacks=callbacks(t, work, val_ds is not None, opts.log, phase="fine_tune"))
 
 
 def image_preprocessing(size: int) -> dict[str, Any]:
