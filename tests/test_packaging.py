@@ -113,3 +113,27 @@ def test_edgekit_runs_from_the_installed_wheel_outside_the_checkout(wheel, tmp_p
                               "print(sorted(load_recipe(n).task for n in builtin_names()))"], cwd=work, env=env,
                              capture_output=True, text=True, check=False)
     assert recipes.returncode == 0 and "image_classifier" in recipes.stdout, recipes.stderr
+
+
+def _pins(name: str) -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / name).read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if "==" in line:
+            dist, version = line.split("==")
+            pins[dist.strip().lower().replace("_", "-").replace(".", "-")] = version.strip()
+    return pins
+
+
+# Only on the main stack: tensorflowjs and what pins it (no TensorFlow 2.19 on Python 3.13).
+MAIN_STACK_ONLY = {"tensorflowjs", "tensorflow-decision-forests", "ydf"}
+
+
+def test_the_python_313_constraints_pin_everything_the_main_ones_do():
+    """A pin added to constraints.txt goes into constraints-py313.txt too (same version unless that stack
+    needs another), or pip resolves it unpinned on 3.13 and the smoke job drifts."""
+    main, py313 = _pins("constraints.txt"), _pins("constraints-py313.txt")
+    missing = sorted(set(main) - set(py313) - MAIN_STACK_ONLY)
+    assert missing == [], f"pinned in constraints.txt, not in constraints-py313.txt: {missing}"
+    assert py313["tensorflow"].startswith("2.21.") and main["tensorflow"].startswith("2.19.")
+    assert not MAIN_STACK_ONLY & set(py313)
