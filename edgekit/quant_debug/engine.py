@@ -43,8 +43,10 @@ class Quantizer:
 
         nodes = [op.output for op in self.graph.ops_of(float_layers)]
         io = tf.as_dtype(self.io)
+        # As TFLiteConverter calls it for full-integer models: the I/O types given, fully_quantize off (on, it
+        # forces int8 I/O whatever the types say).
         return tfl_convert.mlir_quantize(
-            self.calibrated, disable_per_channel=layout == PER_TENSOR, fully_quantize=not numeric_verify,
+            self.calibrated, disable_per_channel=layout == PER_TENSOR,
             input_data_type=tf.float32 if numeric_verify else io, output_data_type=tf.float32 if numeric_verify else io,
             enable_numeric_verify=numeric_verify, denylisted_nodes=nodes or None)
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from edgekit import tflite_inspect
 from edgekit.cli import app
 from edgekit.console import print_convert_summary
 from edgekit.formats import int8_budget
@@ -90,8 +91,10 @@ def test_plain_int8_within_budget_means_no_search(converted_mlp):
     conv = tf.lite.TFLiteConverter.from_saved_model(str(converted_mlp.out / "saved_model"))
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = lambda: ([x[i:i + 1]] for i in range(len(x)))
-    blob, rec = search_int8(conv, "int8", golden, Budget(max_drop_points=5.0), "per-channel", output=first)
+    blob, rec = search_int8(conv, "uint8", golden, Budget(max_drop_points=5.0), "per-channel", output=first)
     assert rec.met and len(rec.candidates) == 1 and rec.float_layers == [] and rec.ranking == []
+    info = tflite_inspect.inspect(blob)
+    assert [t.dtype for t in info.inputs + info.outputs] == ["uint8", "uint8"]  # the I/O type asked for
     assert rec.metric == "agreement" and rec.candidates[0].drop_points <= 5.0 and len(blob) == rec.candidates[0].bytes
 
 
