@@ -162,7 +162,7 @@ def same_machine(old_env: dict[str, Any] | None, new_env: dict[str, Any] | None)
     return not diff, "; ".join(diff)
 
 
-def _environments(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def environments(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     devices = report.get("devices") or [report.get("device") or {}]
     return {d.get("name"): d.get("environment") or {} for d in devices}
 
@@ -189,7 +189,7 @@ def _parity_delta(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any] | 
     return out or None
 
 
-def _latency(old: dict[str, Any], new: dict[str, Any], gates: Gates, machine_note: str | None) -> dict[str, Any]:
+def latency_delta(old: dict[str, Any], new: dict[str, Any], gates: Gates, machine_note: str | None) -> dict[str, Any]:
     """The latency comparison of one row: p50s, ratio, its CI, and whether it counts as a regression."""
     op50, np50 = (old.get("latency_ms") or {}).get("p50"), (new.get("latency_ms") or {}).get("p50")
     out: dict[str, Any] = {"old_p50": op50, "new_p50": np50, "ratio": None, "ci": None,
@@ -242,7 +242,7 @@ def compare_rows(old: dict[str, Any], new: dict[str, Any], gates: Gates, machine
         if oa - na > gates.max_accuracy_drop + 1e-12:
             reasons.append(f"accuracy dropped {100 * (oa - na):.2f} points ({oa:.4f} -> {na:.4f}), more than "
                            f"{100 * gates.max_accuracy_drop:.2f}")
-    lat = _latency(old, new, gates, machine_note)
+    lat = latency_delta(old, new, gates, machine_note)
     if lat["regressed"]:
         low, high = lat["ci"]
         noisy = f" (the runs' own noise: {lat['noise']:.0%})" if lat["limit"] > 1 + gates.max_latency_regression else ""
@@ -254,7 +254,7 @@ def compare_rows(old: dict[str, Any], new: dict[str, Any], gates: Gates, machine
             "accuracy": acc, "parity": _parity_delta(old, new), "latency": lat}
 
 
-def _key(r: dict[str, Any]) -> tuple[str, str, str]:
+def row_key(r: dict[str, Any]) -> tuple[str, str, str]:
     return r["artifact"], r["runtime"], r["device"]
 
 
@@ -263,22 +263,22 @@ def compare_reports(old: dict[str, Any], new: dict[str, Any], gates: Gates, wher
     """(the report's ``baseline`` section, the ``baseline`` entry of each matched new row by key).
 
     Raises InputError when no row is in common (the baseline is of another model or selection)."""
-    old_rows = {_key(r): r for r in old["results"]}
-    common = [r for r in new["results"] if _key(r) in old_rows]
+    old_rows = {row_key(r): r for r in old["results"]}
+    common = [r for r in new["results"] if row_key(r) in old_rows]
     if not common:
         theirs = ", ".join(sorted({"/".join(k) for k in old_rows})[:6]) or "none"
         raise InputError(f"{where}: no artifact x runtime x device row in common with this run (baseline rows: "
                          f"{theirs}); give the baseline of the same model, artifacts and devices")
-    old_env, new_env = _environments(old), _environments(new)
+    old_env, new_env = environments(old), environments(new)
     machines: dict[str, dict[str, Any]] = {}
     entries = {}
     for r in common:
         same, diff = same_machine(old_env.get(r["device"]), new_env.get(r["device"]))
         machines[r["device"]] = {"same_machine": same, "differences": diff or None}
-        entries[_key(r)] = compare_rows(old_rows[_key(r)], r, gates, None if same else diff)
+        entries[row_key(r)] = compare_rows(old_rows[row_key(r)], r, gates, None if same else diff)
     counts = {v: sum(e["verdict"] == v for e in entries.values()) for v in ("regressed", "improved", "ok")}
     lat_note = _latency_note(machines, gates, entries)
-    new_keys = {_key(r) for r in new["results"]}
+    new_keys = {row_key(r) for r in new["results"]}
     section = {
         "created": old.get("created"), "edgekit_version": old.get("edgekit_version"), "folder": old.get("folder"),
         "gates": asdict(gates), "method": f"percentile bootstrap of the p50 ratio, {RESAMPLES} resamples, seed {SEED}",
@@ -315,7 +315,7 @@ def apply(report: dict[str, Any], old: dict[str, Any], gates: Gates, source: str
             r["status"], r["reason"] = "pass", None
             summary["pass"], summary["regressed"] = summary["pass"] + 1, summary["regressed"] - 1
     for r in report["results"]:
-        entry = entries.get(_key(r))
+        entry = entries.get(row_key(r))
         if entry is None:
             r["baseline"] = {"verdict": "new", "reasons": []}
             continue
@@ -330,9 +330,10 @@ def apply(report: dict[str, Any], old: dict[str, Any], gates: Gates, source: str
     return section
 
 
-def apply_request(report: dict[str, Any], req: BaselineRequest) -> InputError | None:
+def apply_request(report: dict[str, Any], req: BaselineRequest | Path | str) -> InputError | None:
     """``apply`` for validate: a bad baseline or threshold is recorded in the report and returned (not raised),
-    so validate writes the report first and exits 2 after."""
+    so validate writes the report first and exits 2 after. A bare path means the default gates."""
+    req = req if isinstance(req, BaselineRequest) else BaselineRequest(Path(req))
     try:
         gates = Gates.parse(req.max_latency_regression, req.max_size_growth, req.max_accuracy_drop, req.any_machine)
         path = find_report(req.path)
@@ -342,3 +343,4 @@ def apply_request(report: dict[str, Any], req: BaselineRequest) -> InputError | 
         report["warnings"].append(f"not compared with the baseline: {e}")
         return e
     return None
+

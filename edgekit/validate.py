@@ -15,6 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ import numpy as np
 
 from edgekit import __version__, manifest
 from edgekit.baseline import BaselineRequest, apply_request
+from edgekit.baseline_recheck import Recheck
 from edgekit.bench import check_settings, report_samples, thin
 from edgekit.compare import Override, accuracy, check_scopes, compare, degenerate_warnings, parse_overrides, policy_for
 from edgekit.errors import EXIT_FAILED, EXIT_OK, InputError
@@ -53,7 +55,7 @@ class ValidateOptions:
     report_dir: Path | None = None  # None = DIR/report; a report is always written
     timeout_s: float | None = None  # per worker; None = derived from the bench settings
     ci: bool | None = None  # None = read the CI environment variable
-    baseline: BaselineRequest | None = None  # --baseline and its gates (edgekit.baseline, docs/ci.md)
+    baseline: BaselineRequest | Path | None = None  # --baseline and its gates (a path: default gates; docs/ci.md)
     junit: Path | None = None  # --junit: a JUnit XML file of the rows (edgekit.ci_report)
 
 
@@ -67,6 +69,7 @@ class RunContext:
     overrides: list[Override]
     source_acc: float | None
     selected: list[manifest.Artifact]
+    recheck: Recheck | None = None  # --baseline: re-measure a row whose latency looks regressed
 
     @property
     def manifest(self) -> manifest.Manifest:
@@ -229,6 +232,9 @@ def _validate_on(ctx: RunContext, run: DeviceRun) -> list[Row]:
                 rows.append(Row.for_artifact(art, runtime, device.name, "unavailable", missing))
                 continue
             row = _run_one(ctx, run, art, verdict.path, runtime)
+            if ctx.recheck is not None and device.local:
+                row = ctx.recheck(row, device.describe().get("environment"),
+                                  partial(_run_one, ctx, run, art, verdict.path, runtime))
             row.notes = device.preflight(art) + row.notes
             rows.append(row)
     return rows
@@ -339,7 +345,7 @@ def validate(folder: Path | str, opts: ValidateOptions | None = None) -> dict[st
     source_acc = accuracy(golden.reference[m.outputs[0].name], golden.labels) if (
         golden.labels is not None and m.outputs) else None
     ctx = RunContext(source=src, golden=golden, opts=opts, overrides=overrides, source_acc=source_acc,
-                     selected=selected)
+                     selected=selected, recheck=Recheck.for_request(opts.baseline))
     rows, runs = _run_devices(ctx, devices)
     report = _report(ctx, runs, rows, time.perf_counter() - t_start)
     report["report_dir"] = str(report_dir)

@@ -45,8 +45,9 @@ def first(cnn_dir: Path, tmp_path_factory) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def second(cnn_dir: Path, tmp_path_factory) -> dict[str, Any]:
-    return _run(cnn_dir, tmp_path_factory.mktemp("second"))
+def second(cnn_dir: Path, first: dict[str, Any], tmp_path_factory) -> dict[str, Any]:
+    """The same artifacts validated again, against the first run as the baseline (the CI flow)."""
+    return _run(cnn_dir, tmp_path_factory.mktemp("second"), baseline=Path(first["report_dir"]))
 
 
 def _scaled(report: dict[str, Any], factor: float) -> dict[str, Any]:
@@ -96,11 +97,10 @@ def test_a_report_against_itself_calls_nothing(first: dict[str, Any]) -> None:
 
 
 def test_two_real_runs_on_this_machine_call_nothing(first: dict[str, Any], second: dict[str, Any]) -> None:
-    new = copy.deepcopy(second)
-    section = baseline.apply(new, first, Gates())
-    assert section["summary"]["regressed"] == 0, json.dumps([r["baseline"]["latency"] for r in new["results"]])
-    assert new["summary"]["exit_code"] == 0
-    assert sum(r["baseline"]["latency"]["compared"] for r in new["results"]) >= 2  # latency really was compared
+    section = second["baseline"]
+    assert section["summary"]["regressed"] == 0, json.dumps([r["baseline"]["latency"] for r in second["results"]])
+    assert second["summary"]["exit_code"] == 0 and section["summary"]["compared"] == 2
+    assert all(r["baseline"]["latency"]["compared"] for r in second["results"])  # latency really was compared
 
 
 def test_three_times_slower_is_regressed_exit_1_with_junit_failure(cnn_dir: Path, first: dict[str, Any],
@@ -119,6 +119,9 @@ def test_three_times_slower_is_regressed_exit_1_with_junit_failure(cnn_dir: Path
     # 3x by construction, times this machine's run-to-run noise (x0.6..x1.7 measured under load).
     assert 1.5 < lat["ratio"] < 6 and lat["ci"][0] > 1.1 and lat["min_ratio"] > 1.1
     assert "p50 latency x" in row["reason"] and row["baseline"]["verdict"] == "regressed"
+    # Slower in every fresh worker process too: measured three times before it was called.
+    assert any(n.startswith("latency looked regressed against the baseline: measured in 3 worker processes")
+               for n in row["notes"])
     (case,) = list(read_junit(junit))[0]  # valid against the JUnit XSD
     assert case.classname == "tflite-float32" and case.name == "litert/cpu"
     assert case.time == pytest.approx(row["wall_s"], abs=1e-3)
@@ -256,6 +259,35 @@ def test_the_gate_widens_to_the_runs_own_noise() -> None:
     assert entry["verdict"] == "regressed" and "(the runs' own noise: 33%)" in entry["reasons"][0]
 
 
+def test_a_suspected_regression_is_measured_again_in_fresh_processes() -> None:
+    from types import SimpleNamespace
+
+    from edgekit.baseline_recheck import Recheck
+
+    quiet = [1.0 + 0.001 * (i % 50) for i in range(600)]
+    old = _synthetic(quiet, 10, 0.5)
+    env = old["devices"][0]["environment"]
+
+    def row(factor: float) -> SimpleNamespace:
+        samples = [factor * v for v in quiet]
+        return SimpleNamespace(artifact="a", runtime="litert", device="cpu", status="pass", notes=[],
+                               latency_ms={"p50": sorted(samples)[300], "min": min(samples)},
+                               latency_samples_ms=samples)
+
+    check = Recheck(old, Gates())
+    reruns = iter([row(1.02)])  # the first process landed beside a busy neighbour; the next one did not
+    kept = check(row(1.6), env, lambda: next(reruns))
+    assert kept.latency_ms == row(1.02).latency_ms
+    assert kept.notes == ["latency looked regressed against the baseline: measured in 2 worker processes, "
+                          "p50 1.64, 1.045 ms; the fastest is kept"]
+    calls: list[float] = []
+    slow = check(row(3.0), env, lambda: calls.append(1) or row(2.9))  # really slower: every process says so
+    assert len(calls) == 2 and slow.latency_ms == row(2.9).latency_ms
+    untouched = row(1.0)
+    assert check(untouched, env, lambda: pytest.fail("re-ran a row that was not slower")) is untouched
+    assert check(row(3.0), {**env, "cpu": "other"}, lambda: pytest.fail("re-ran on another machine")).notes == []
+
+
 def test_bootstrap_interval_is_deterministic_and_brackets_the_ratio() -> None:
     old = [1.0 + 0.01 * (i % 17) for i in range(500)]
     new = [2.0 * v for v in old]
@@ -322,9 +354,10 @@ def test_baseline_folder_is_accepted(first: dict[str, Any], tmp_path: Path) -> N
     (tmp_path / "conv" / "report").mkdir(parents=True)
     _write(tmp_path / "conv" / "report", "report.json", first)
     assert baseline.find_report(tmp_path / "conv") == tmp_path / "conv" / "report" / "report.json"
-    req = BaselineRequest(folder)
-    rep = copy.deepcopy(first)
-    assert baseline.apply_request(rep, req) is None and rep["baseline"]["summary"]["compared"] == 2
+    for req in (BaselineRequest(folder), str(folder)):  # a bare path: the default gates
+        rep = copy.deepcopy(first)
+        assert baseline.apply_request(rep, req) is None and rep["baseline"]["summary"]["compared"] == 2
+        assert rep["baseline"]["gates"]["max_latency_regression"] == 0.1
 
 
 # ---------------------------------------------------------------------------------------------------------
