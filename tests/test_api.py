@@ -78,5 +78,5 @@ def test_the_documented_example_runs(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     exec(compile(_example(), "docs/python-api.md", "exec"), {"__name__": "__docs__"})
     printed = capsys.readouterr().out
-    assert "('tflite-int8', 'litert'): 'pass'" in printed and "('tflite-float32', 'litert'): 'pass'" in printed
+    assert "('tflite-dynamic', 'litert'): 'pass'" in printed and "('tflite-float32', 'litert'): 'pass'" in printed
     assert (tmp_path / "out" / "manifest.json").is_file() and (tmp_path / "app").is_dir()
