@@ -83,9 +83,12 @@ def build_mcu(src: Source, out: Path, opts: BundleOptions) -> tuple[list[str], d
     from edgekit.formats.tflm import record_of
 
     art = _artifact(src)
-    if len(src.manifest.inputs) != 1 or len(src.manifest.outputs) != 1 or not art.quantization["inputs"]:
-        raise InputError("the mcu bundle's main.cc handles one int8 input and one int8 output; this model has "
-                         f"{len(src.manifest.inputs)} inputs and {len(src.manifest.outputs)} outputs")
+    m = src.manifest
+    if len(m.inputs) != 1 or len(m.outputs) != 1 or not art.quantization["inputs"]:
+        kinds = ", ".join(f"{s.name} {s.dtype}" for s in m.inputs)
+        raise InputError("the mcu bundle's main.cc quantizes one float input to int8 and reads one int8 output; "
+                         f"this model has {len(m.inputs)} input(s) ({kinds}) and {len(m.outputs)} output(s): use "
+                         "the tflm folder's C files with your own main")
     folder = src.artifact_path(art)
     record = record_of(art)
     for name in C_FILES:

@@ -54,9 +54,10 @@ int RunModelOnce() {
     MicroPrintf("AllocateTensors failed: the arena (%d bytes) is too small for this build", kTensorArenaSize);
     return -1;
   }
+  if (kStatefulModel) interpreter.Reset();  // an LSTM keeps its state between invokes: start each sequence fresh
+  // Write the input before every Invoke(): TFLM's memory planner may reuse the input's buffer for later tensors.
   TfLiteTensor* input = interpreter.input(0);
   for (int i = 0; i < kInputElements; ++i) input->data.int8[i] = Quantize(kSampleInput[i]);
-  if (kStatefulModel) interpreter.Reset();  // an LSTM keeps its state between invokes: start each sequence fresh
   if (interpreter.Invoke() != kTfLiteOk) {
     MicroPrintf("Invoke failed");
     return -1;

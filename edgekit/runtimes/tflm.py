@@ -255,13 +255,18 @@ class TflmRunner(InProcessRunner):
         self._size, self._arena_noted = size, False
 
     def _stage_impl(self, feeds: dict[str, np.ndarray]) -> None:
-        for name, index in self._in.items():
-            self._interp.set_input(feeds[name].astype(self._dtype[name], copy=False), index)
+        self._staged = [(index, np.ascontiguousarray(feeds[name].astype(self._dtype[name], copy=False)))
+                        for name, index in self._in.items()]
 
     def _invoke_impl(self) -> None:
         if self._reset:
             # Timed on purpose, as for LiteRT: a fused LSTM keeps its state, the firmware resets it per sequence.
             self._interp.reset()
+        # Copied in before every invoke, and timed: TFLM's memory planner lets later tensors reuse an input's
+        # buffer once it is consumed (the digit-rows LSTM's second invoke read garbage token ids and GATHER
+        # failed), so firmware writes the input before each Invoke() too.
+        for index, value in self._staged:
+            self._interp.set_input(value, index)
         self._interp.invoke()
 
     def _infer_impl(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
