@@ -135,3 +135,23 @@ def test_the_lstm_keeps_state_so_the_runner_resets_it(converted_tflm_lstm, fresh
     rep = validate(fresh_copy(folder), ValidateOptions(artifacts=["tflm"], bench=FAST))
     (row,) = rep["results"]
     assert row["status"] == "pass" and row["parity"]["outputs"]["output_0"]["sqnr_db"] > 20, row
+
+
+def test_mobilenet_v2_runs_on_tflm_with_parity(mobilenet_path, mobilenet_calibration, tmp_path: Path) -> None:
+    """MobileNetV2 alpha 0.35 at 32x32: converted to tflm, its arena measured, parity passes on TFLM's kernels."""
+    from edgekit.convert import ConvertOptions, convert
+    from edgekit.formats.tflm import record_of
+    from edgekit.runtimes.tflm import unavailable_reason
+    from edgekit.validate import ValidateOptions, validate
+
+    require(unavailable_reason() is None, "tflite-micro is not installed (make setup installs it)")
+    res = convert(mobilenet_path, tmp_path / "mnv2", ConvertOptions(calibration=str(mobilenet_calibration),
+                                                                    golden_samples=16, formats="tflm"))
+    art = res.manifest.artifact("tflm")
+    assert art.ok, art.reason
+    rec = record_of(art)
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MEAN", "FULLY_CONNECTED", "SOFTMAX"} <= set(rec.ops)
+    assert rec.arena.bytes >= rec.arena.recorded_bytes > 10_000 and rec.flash_bytes > 100_000
+    rep = validate(res.out, ValidateOptions(artifacts=["tflm"], bench=FAST, report_dir=tmp_path / "r"))
+    (row,) = rep["results"]
+    assert row["status"] == "pass" and row["parity"]["outputs"]["output_0"]["sqnr_db"] > 12, row
