@@ -13,6 +13,7 @@ The output folder (what ``edgekit convert DIR`` reads with no flags):
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import platform
 import shutil
@@ -28,6 +29,7 @@ import numpy as np
 
 from edgekit import __version__, outdir
 from edgekit.errors import InputError
+from edgekit.extras import pip_command
 from edgekit.schemas import check_preprocessing, dumps_json, finite_or_none, read_tf_config
 
 TRAIN_MARKER = "train.json"
@@ -140,10 +142,15 @@ def callbacks(train: dict[str, Any], workdir: Path, has_validation: bool, log: A
         keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=max(1, patience // 2),
                                           min_lr=1e-6),
         keras.callbacks.CSVLogger(str(csv)),
-        # Epoch scalars only: no graph, no profiler, no per-batch writes (they would cost time on every step).
-        keras.callbacks.TensorBoard(log_dir=str(folder / LOGS_DIR / phase), write_graph=False, profile_batch=0,
-                                    update_freq="epoch"),
     ]
+    # TensorFlow >= 2.20 no longer depends on tensorboard, and tf.summary then raises at the first epoch: the
+    # `train` extra brings it; without it the CSV is the log (and a line says so).
+    if importlib.util.find_spec("tensorboard") is not None:
+        # Epoch scalars only: no graph, no profiler, no per-batch writes (they would cost time on every step).
+        cbs.append(keras.callbacks.TensorBoard(log_dir=str(folder / LOGS_DIR / phase), write_graph=False,
+                                               profile_batch=0, update_freq="epoch"))
+    elif log is not None:
+        log(f"  no TensorBoard logs: tensorboard is not installed ({pip_command('train')})")
     if patience > 0:
         cbs.insert(0, keras.callbacks.EarlyStopping(monitor=monitor, patience=patience,
                                                     restore_best_weights=True))

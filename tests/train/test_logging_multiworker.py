@@ -103,3 +103,19 @@ def test_multiworker_trains_with_two_worker_processes(tmp_path):
     assert info["strategy"] == {"name": "multiworker", "replicas": 2}
     assert (out / "model.keras").is_file() and (out / HISTORY_CSV).is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mw"]
+
+
+def test_without_tensorboard_the_csv_is_the_log_and_a_line_says_so(tmp_path, monkeypatch):
+    """TensorFlow >= 2.20 no longer installs tensorboard, and tf.summary then raises at the first epoch
+    (TBNotInstalledError, seen on the Python 3.13 stack): no TensorBoard callback then, and one line why."""
+    from edgekit.train import engine
+
+    real = engine.importlib.util.find_spec
+    lines: list[str] = []
+    kinds = [type(c).__name__ for c in engine.callbacks({"patience": 0}, tmp_path / "_work", False, lines.append)]
+    assert "TensorBoard" in kinds and "CSVLogger" in kinds and lines == []
+    monkeypatch.setattr(engine.importlib.util, "find_spec", lambda m, *a: None if m == "tensorboard" else real(m, *a))
+    kinds = [type(c).__name__ for c in engine.callbacks({"patience": 0}, tmp_path / "_work", False, lines.append)]
+    assert "TensorBoard" not in kinds and "CSVLogger" in kinds
+    assert lines == ["  no TensorBoard logs: tensorboard is not installed (pip install 'edgekit[train]' -c "
+                     f"{engine.pip_command('train').split(' -c ')[1]})"]
