@@ -259,7 +259,7 @@ def test_tolerance_override_turns_pass_into_fail(cnn_dir: Path, tmp_path: Path) 
 def test_unavailable_runtime_counts_as_failure_only_in_ci(cnn_dir: Path, tmp_path: Path, monkeypatch) -> None:
     import edgekit.validate as v
 
-    monkeypatch.setattr(v, "unavailable_reason", lambda rt: "ONNX Runtime is not installed: pip install "
+    monkeypatch.setattr(v, "unavailable_reason", lambda rt, *_: "ONNX Runtime is not installed: pip install "
                         "onnxruntime" if rt == "onnxruntime" else None)
     rep = validate(cnn_dir, _opts(artifacts=["onnx"], report_dir=tmp_path))
     row = _row(rep, "onnx")
