@@ -19,6 +19,7 @@ from typing import Any
 BASE = {
     "_FusedMatMul": ("MatMul", ("transpose_a", "transpose_b", "T")),
     "FusedConv2D": ("Conv2D", ("T", "strides", "padding", "explicit_paddings", "data_format", "dilations")),
+    "_FusedConv2D": ("Conv2D", ("T", "strides", "padding", "explicit_paddings", "data_format", "dilations")),
     "FusedDepthwiseConv2dNative": ("DepthwiseConv2dNative",
                                    ("T", "strides", "padding", "explicit_paddings", "data_format", "dilations")),
 }

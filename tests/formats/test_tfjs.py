@@ -77,13 +77,13 @@ def test_unfuse_bias_splits_only_fusions_tfjs_wasm_cannot_run() -> None:
     model = {"modelTopology": {"node": [
         _const("w", 3, 3, 2, 4), _const("b1", 4), _const("b4", 1, 1, 1, 4),
         _fused("conv_ok", "FusedConv2D", ["x", "w", "b1"], "BiasAdd", "Relu", strides={"list": {"i": ["1"] * 4}}),
-        _fused("conv4", "FusedConv2D", ["x", "w", "b4"], "BiasAdd", "Relu6", padding={"s": "U0FNRQ=="}),
+        _fused("conv4", "_FusedConv2D", ["x", "w", "b4"], "BiasAdd", "Relu6", padding={"s": "U0FNRQ=="}),
         _fused("mm", "_FusedMatMul", ["a", "k", "h_u"], "BiasAdd", "LeakyRelu", transpose_b={"b": True},
                leakyrelu_alpha={"f": 0.2}),
         _fused("bn", "FusedConv2D", ["x", "w", "s", "o"], "FusedBatchNorm"),  # not a bias fusion: left alone
         _node("y", "Identity", ["mm"]),
     ]}}
-    assert unfuse_bias(model) == {"FusedConv2D": 1, "_FusedMatMul": 1}
+    assert unfuse_bias(model) == {"_FusedConv2D": 1, "_FusedMatMul": 1}
     nodes = {n["name"]: n for n in model["modelTopology"]["node"]}
     assert nodes["conv_ok"]["op"] == "FusedConv2D" and nodes["bn"]["op"] == "FusedConv2D"
     base = nodes["conv4" + SUFFIX + "/base"]
