@@ -52,6 +52,7 @@ bench: setup
 	$(PY) benchmarks/validate_wall.py
 	$(PY) benchmarks/recipe_quality.py
 	PYTHONPATH=. $(PY) benchmarks/contain_cost.py 2 all tflite-int8
+	PYTHONPATH=. $(PY) benchmarks/int8_target.py
 
 # Opt-in, not in CI: the SSH device path against an emulated aarch64 Raspberry Pi python (qemu user-mode).
 .PHONY: test-rpi-emulated
