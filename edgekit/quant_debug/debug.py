@@ -6,6 +6,7 @@ calibrator or the quantizer is one error line, not a dead CLI."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import tempfile
@@ -85,8 +86,11 @@ def _run_worker(job: dict[str, object]) -> QuantDebugReport:
         proc = subprocess.run([sys.executable, "-m", "edgekit.quant_debug.worker", str(job_path), str(result)],
                               env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
         if proc.returncode != 0 or not result.is_file():
+            rc = proc.returncode
+            how = f"crashed natively ({signal.Signals(-rc).name})" if -rc in set(signal.Signals) else \
+                f"stopped (exit status {rc})"
             tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
-            raise ConversionError(f"quant-debug's worker stopped (exit status {proc.returncode}): {tail[0][:300]}")
+            raise ConversionError(f"quant-debug's worker {how}; nothing was written. Its last line: {tail[0][:300]}")
         doc = json.loads(result.read_text(encoding="utf-8"))
     if "error" in doc:
         error = InputError if doc.get("input_error") else ConversionError

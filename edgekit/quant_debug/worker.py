@@ -84,6 +84,9 @@ def next_step(m: Any, folder: Path, calibration: str, effects: list[Any], plain:
 
 
 def main(job_path: Path, result: Path) -> int:
+    from edgekit.isolate import crash_if_asked
+
+    crash_if_asked("quant-debug")  # tests prove a native crash here is one error line in the parent
     job = json.loads(job_path.read_text(encoding="utf-8"))
     try:
         doc: dict[str, Any] = {"report": analyse(job).model_dump()}

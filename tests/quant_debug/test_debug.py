@@ -59,3 +59,19 @@ def test_no_calibration_recorded(tmp_path):
     res = runner.invoke(app, ["quant-debug", str(folder), "--calibration", str(tmp_path / "nope.npz")])
     assert_bad_input(res, "does not exist")
     assert not (folder / "report").exists()
+
+
+def test_a_native_crash_in_the_worker_is_one_line(tmp_path, monkeypatch):
+    from edgekit.isolate import CRASH_HOOK
+
+    folder = fake_converted_folder(tmp_path / "f")
+    (folder / "saved_model").mkdir()
+    (folder / "saved_model" / "saved_model.pb").write_bytes(b"x")
+    calib = tmp_path / "c.npz"
+    calib.write_bytes(b"x")
+    monkeypatch.setenv(CRASH_HOOK, "quant-debug")
+    res = runner.invoke(app, ["quant-debug", str(folder), "--calibration", str(calib)])
+    lines = [ln for ln in res.output.strip().splitlines() if ln.strip()]
+    assert res.exit_code == 1 and len(lines) == 1, res.output
+    assert "crashed natively (SIGSEGV)" in lines[0] and "nothing was written" in lines[0]
+    assert not (folder / "report").exists()
