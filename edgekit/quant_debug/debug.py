@@ -57,6 +57,11 @@ def check(folder: Path, opts: DebugOptions) -> tuple[ConvertedFolder, str, Path]
         raise InputError(f"quant-debug: calibration data {spec} does not exist; give --calibration PATH")
     report = opts.report_dir or folder / "report"
     report = outdir.contained(folder, Path(report), "--report")
+    for art in [a for a in conv.manifest.artifacts if a.path] + [None]:
+        kept = folder / (art.path if art else "saved_model")
+        if outdir.inside(report, kept):  # a report written there would change the artifact's sha256
+            raise InputError(f"--report {report} lies inside {kept}; its sha256 would no longer match. Choose "
+                             "another --report")
     outdir.check_writable_folder(report, REPORT_FILES, "--report")
     return conv, spec, report
 

@@ -75,3 +75,15 @@ def test_a_native_crash_in_the_worker_is_one_line(tmp_path, monkeypatch):
     assert res.exit_code == 1 and len(lines) == 1, res.output
     assert "crashed natively (SIGSEGV)" in lines[0] and "nothing was written" in lines[0]
     assert not (folder / "report").exists()
+
+
+def test_report_inside_an_artifact_is_refused(tmp_path):
+    folder = fake_converted_folder(tmp_path / "f")
+    (folder / "saved_model").mkdir()
+    (folder / "saved_model" / "saved_model.pb").write_bytes(b"x")
+    calib = tmp_path / "c.npz"
+    calib.write_bytes(b"x")
+    res = runner.invoke(app, ["quant-debug", str(folder), "--calibration", str(calib), "--report",
+                              str(folder / "saved_model" / "r")])
+    assert_bad_input(res, "lies inside", "saved_model")
+    assert not (folder / "saved_model" / "r").exists()
