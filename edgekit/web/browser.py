@@ -12,12 +12,12 @@ imported only when a session starts.
 from __future__ import annotations
 
 import base64
-import functools
 import importlib.util
 import os
 import shlex
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -87,20 +87,42 @@ def unavailable_reason(*groups: str) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=1)
+_CAPABILITIES: dict[str, dict[str, Any]] = {}  # probe answers by EDGEKIT_CHROMIUM_FLAGS; errors never kept
+
+
 def capabilities() -> dict[str, Any]:
     """What this machine's Chromium offers (WebGL renderer, WebGPU adapter, cross-origin isolation).
 
-    Launches the browser once per process (~1 s) and caches the answer. ``{"error": ...}`` when the
-    browser cannot start at all."""
+    Launches the browser once per process and flag set (~1 s) and keeps the answer. ``{"error": ...}`` when
+    the browser cannot start at all (not kept: the next call tries again). The probe runs in a thread of its
+    own: Playwright's sync API refuses to start inside a thread whose own session is open (validate asks
+    for the GPU rows' availability while the wasm rows' browser runs)."""
     reason = unavailable_reason()
     if reason:
         return {"error": reason}
-    try:
-        with BrowserSession() as s:
-            return s.probe()
-    except Exception as e:  # a browser that does not start is reported, not raised, by a probe
-        return {"error": f"Chromium did not start: {str(e).strip().splitlines()[0][:300]}"}
+    key = os.environ.get("EDGEKIT_CHROMIUM_FLAGS", "")
+    if key in _CAPABILITIES:
+        return dict(_CAPABILITIES[key])
+    answer: dict[str, Any] = {}
+
+    def probe() -> None:
+        try:
+            with BrowserSession() as s:
+                answer.update(s.probe())
+        except Exception as e:  # a browser that does not start is reported, not raised, by a probe
+            answer["error"] = f"Chromium did not start: {str(e).strip().splitlines()[0][:300]}"
+
+    worker = threading.Thread(target=probe, name="edgekit-browser-probe", daemon=True)
+    worker.start()
+    worker.join()
+    if "error" not in answer:
+        _CAPABILITIES[key] = dict(answer)
+    return answer
+
+
+def forget_capabilities() -> None:
+    """Drop the kept probe answers (the next ``capabilities()`` launches the browser again)."""
+    _CAPABILITIES.clear()
 
 
 # The page's wire dtypes: what the harness reads and writes as raw little-endian bytes.
@@ -362,4 +384,4 @@ def quick_settings() -> dict[str, Any]:
     return {"runs": 3, "warmup": 1, "min_time": 0.0, "max_time": 2.0, "warmup_min_time": 0.0}
 
 
-__all__ = ["BrowserSession", "capabilities", "find_chromium", "unavailable_reason"]
+__all__ = ["BrowserSession", "capabilities", "find_chromium", "forget_capabilities", "unavailable_reason"]

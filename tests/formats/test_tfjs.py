@@ -45,8 +45,8 @@ def test_lstm_runs_in_tfjs_through_its_unrolled_graph(lstm_prepared, tmp_path) -
     [Identity]"); the unrolled clone runs, and on wasm once the x@W + h@U fusions are split (the GRU, whose
     .tflite LiteRT.js runs, is tested in tests/runtimes/test_litert_web.py; its TF.js artifact passed too)."""
     p, which = lstm_prepared, "lstm"
-    ctx = p.context(tmp_path / "staging")
-    art = tfjs.convert(ctx, TARGETS["tfjs"])
+    with p.context(tmp_path / "staging") as ctx:  # closed: its scratch (the unrolled SavedModel) goes with it
+        art = tfjs.convert(ctx, TARGETS["tfjs"])
     assert art.ok and art.converter["options"]["rnn_lowering"] == "unrolled"
     assert any("unrolled over 8 time steps" in n for n in art.notes), art.notes
     name = p.outputs[0].name

@@ -153,3 +153,15 @@ def test_a_long_stage_is_reported_as_it_goes(session, tmp_path: Path, monkeypatc
         page.close()
     assert 2 <= len(said) <= 4, said
     assert said[0].startswith("still golden samples (1 of 64) after ") and said[0].endswith(" s")
+
+
+def test_capabilities_asked_inside_an_open_session_are_probed_not_cached_as_an_error(session, monkeypatch) -> None:
+    """Found by the full suite: validate asks for the GPU rows' availability while the wasm rows' Chromium is
+    open in the same thread; Playwright's sync API refuses a second start there ("using Playwright Sync API
+    inside the asyncio loop"), and that error was cached for the whole process, so every later GPU row read
+    "Chromium did not start". The probe runs in its own thread, and an error is never cached."""
+    monkeypatch.delenv("EDGEKIT_CHROMIUM_FLAGS", raising=False)
+    browser.forget_capabilities()
+    caps = browser.capabilities()  # the module's session is open in this thread
+    assert "error" not in caps, caps
+    assert set(caps) >= {"webgl", "webgpu"}, caps
