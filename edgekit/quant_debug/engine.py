@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from edgekit.manifest import QuantParams
+from edgekit.quant import dequantize, quantize
 from edgekit.quant_debug import graph as gr
 from edgekit.quant_debug.records import LayerStat
 
@@ -63,29 +65,33 @@ def run(blob: bytes, inputs: dict[str, np.ndarray], output: str | None = None) -
     in_details = runner.get_input_details()
     out_name = output if output in runner.get_output_details() else sorted(runner.get_output_details())[0]
     qout = runner.get_output_details()[out_name]
-    feeds = {n: _quantize(inputs[n], d) for n, d in in_details.items()}
+    feeds = {n: quantize_input(inputs[n], d) for n, d in in_details.items()}
     count = len(next(iter(feeds.values())))
     try:
         raw = runner(**feeds)[out_name]
     except (ValueError, RuntimeError):  # a fixed batch size: one sample at a time
         raw = np.concatenate([runner(**{n: v[i:i + 1] for n, v in feeds.items()})[out_name] for i in range(count)])
-    return _dequantize(raw, qout)
+    return dequantize_output(raw, qout)
 
 
-def _quantize(x: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
-    dtype = np.dtype(detail["dtype"])
+def quantize_input(x: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
+    """A float input as the interpreter's input ``detail`` takes it, through the very function validate uses
+    (edgekit.quant.quantize), so a candidate scored here scores the same in validate."""
+    return quantize(x, _params(detail)) if _quantized(detail) else x.astype(np.dtype(detail["dtype"]))
+
+
+def dequantize_output(x: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
+    return dequantize(x, _params(detail)) if _quantized(detail) else x.astype(np.float32)
+
+
+def _quantized(detail: dict[str, Any]) -> bool:
+    return np.dtype(detail["dtype"]).kind in "iu" and bool(detail["quantization"][0])
+
+
+def _params(detail: dict[str, Any]) -> QuantParams:
     scale, zero = detail["quantization"]
-    if dtype.kind == "f" or not scale:
-        return x.astype(dtype)
-    info = np.iinfo(dtype)
-    return np.clip(np.round(x / scale) + zero, info.min, info.max).astype(dtype)
-
-
-def _dequantize(x: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
-    scale, zero = detail["quantization"]
-    if np.dtype(detail["dtype"]).kind == "f" or not scale:
-        return x.astype(np.float32)
-    return (scale * (x.astype(np.float64) - zero)).astype(np.float32)
+    return QuantParams(name=detail.get("name", ""), scale=float(scale), zero_point=int(zero),
+                       dtype=np.dtype(detail["dtype"]).name)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -24,7 +24,9 @@ def test_quickstart_end_to_end(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "edgekit", "quickstart", "--out", str(out), "--set",
                            "train.epochs=3"], capture_output=True, text=True,
                           timeout=600, env=env)
-    assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-3000:])
+    # On failure show the validate table and what convert said about int8 (the tail alone cut them off in CI).
+    shown = "\n".join(ln for ln in proc.stdout.splitlines() if "int8" in ln or " fail " in ln or "error" in ln)
+    assert proc.returncode == 0, (shown, proc.stdout.partition("[3/3]")[2][-6000:], proc.stderr[-3000:])
     text = proc.stdout
     for step in ("[1/3] edgekit train digits", "[2/3] edgekit convert", "[3/3] edgekit validate", "quickstart done"):
         assert step in text, text[-3000:]
