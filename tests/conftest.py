@@ -116,6 +116,17 @@ def converted_lstm(tmp_path_factory, lstm_path, lstm_calibration):
     return _convert(lstm_path, tmp_path_factory.mktemp("conv") / "lstm", lstm_calibration)
 
 
+# The text-classifier recipe (raw strings in, TextVectorization inside), trained briefly once per session:
+# tests/train/test_text_recipe.py, tests/web/test_tokenizer_js.py, tests/bundle/test_text_bundle.py.
+@pytest.fixture(scope="session")
+def text_recipe(tmp_path_factory) -> Path:
+    from edgekit.train import TrainOptions, train
+
+    out = tmp_path_factory.mktemp("text") / "recipe"
+    train("text-classifier", TrainOptions(out=out, overrides=["train.epochs=3", "data.per_class=200"]))
+    return out
+
+
 # The quantization-hostile model (tests/quant_debug/hostile.py): tests/quant_debug and tests/formats/test_int8_*.
 @pytest.fixture(scope="session")
 def hostile_path(model_dir) -> Path:

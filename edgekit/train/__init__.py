@@ -51,6 +51,8 @@ def train(recipe_spec: str | Path | Recipe, opts: TrainOptions | None = None) ->
             from edgekit.train.image import train_image as run
         elif recipe.task == "sequence_classifier":
             from edgekit.train.sequence import train_sequence as run
+        elif recipe.task == "text_classifier":
+            from edgekit.train.text import train_text as run
         else:
             from edgekit.train.forecast import train_forecast as run
         doc = run(recipe, opts, strategy, staging, clock)

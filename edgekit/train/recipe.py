@@ -19,7 +19,7 @@ import pydantic
 
 from edgekit.errors import InputError
 
-TASKS = ("image_classifier", "sequence_classifier", "forecaster")
+TASKS = ("image_classifier", "sequence_classifier", "forecaster", "text_classifier")
 
 # The keys every task shares. Values are defaults; their Python type is the accepted type.
 _COMMON_TRAIN: dict[str, Any] = {
@@ -75,7 +75,15 @@ SCHEMAS: dict[str, dict[str, dict[str, Any]]] = {
         "train": {**_COMMON_TRAIN, "epochs": 60, "learning_rate": 3e-3, "patience": 10, "batch_size": 16},
         "export": {"formats": _RNN_FORMATS, **_INT8_EXPORT},
     },
+    "text_classifier": {  # raw strings in, TextVectorization inside (edgekit/train/text.py, docs/text.md)
+        "data": {**_COMMON_DATA, "source": "builtin:stdlib-docs", "per_class": 400, "max_tokens": 5000,
+                 "sequence_length": 32, "standardize": "lower_and_strip_punctuation"},
+        "model": {"embedding_dim": 32, "units": 16, "dropout": 0.2},
+        "train": {**_COMMON_TRAIN, "epochs": 12, "learning_rate": 5e-3, "patience": 3},
+        "export": {"formats": "all", **_INT8_EXPORT},
+    },
 }
+TEXT_STANDARDIZE = ("lower_and_strip_punctuation", "lower", "strip_punctuation", "none")
 _PATH_KEYS = {"data.source", "model.weights"}
 RECIPE_KEYS: dict[str, Any] = {"task": "", "name": "", "seed": 0, "description": ""}
 
@@ -90,7 +98,8 @@ _BOUNDS: dict[str, dict[str, float]] = {
     "data.holdout": {"gt": 0, "lt": 0.5}, "data.calibration_samples": {"ge": 1, "le": 1_000_000},
     "data.max_bad_fraction": {"ge": 0, "le": 1}, "data.sequence_length": {"ge": 1, "le": 100_000},
     "data.max_vocab": {"ge": 3, "le": 10_000_000}, "data.window": {"ge": 2, "le": 1_000_000},
-    "data.horizon": {"ge": 1, "le": 100_000},
+    "data.horizon": {"ge": 1, "le": 100_000}, "data.per_class": {"ge": 2, "le": 1_000_000},
+    "data.max_tokens": {"ge": 3, "le": 10_000_000},
     "model.input_size": {"ge": 32, "le": 2048}, "model.dropout": {"ge": 0, "lt": 1},
     "model.bn_momentum": {"ge": 0, "lt": 1}, "model.units": {"ge": 1, "le": 65_536},
     "model.embedding_dim": {"ge": 1, "le": 65_536},
@@ -280,6 +289,9 @@ def _check_values(r: Recipe, where: str) -> None:
         m = r.model
         if m["alpha"] not in (0.35, 0.5, 0.75, 1.0, 1.3, 1.4):
             raise bad("model.alpha", m["alpha"], "is not a MobileNetV2 width (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)")
+    if r.task == "text_classifier":
+        if d["standardize"] not in TEXT_STANDARDIZE:
+            raise bad("data.standardize", d["standardize"], f"is not one of {', '.join(TEXT_STANDARDIZE)}")
     if r.task == "sequence_classifier":
         if d["tokenizer"] not in ("words", "chars"):
             raise bad("data.tokenizer", d["tokenizer"], "is not one of words, chars")
