@@ -141,3 +141,14 @@ def _read_io(model: Any, type_names: dict[int, str], info: TfliteInfo) -> None:
     for io in info.inputs + info.outputs:
         if not io.signature_name:
             io.signature_name = io.tensor_name
+
+
+def dynamic_tensors(subgraph: Any) -> list[tuple[str, list[int]]]:
+    """(name, shape signature) of each tensor of a flatbuffer subgraph with an unknown (-1) dimension."""
+    out = []
+    for ti in range(subgraph.TensorsLength()):
+        t = subgraph.Tensors(ti)
+        sig = [int(x) for x in t.ShapeSignatureAsNumpy()] if t.ShapeSignatureLength() else []
+        if any(d < 0 for d in sig):
+            out.append(((t.Name() or b"").decode("utf-8", "replace"), sig))
+    return out

@@ -45,7 +45,7 @@ def preflight(data: bytes) -> dict[str, Any]:
 
     Returns ``{"ok", "failures", "warnings", "ops", "first_cpu_op"}``: ``ok`` is False when the compiler
     would refuse the model (not fully quantized, dynamic shapes)."""
-    from edgekit.tflite_inspect import enum_names, inspect, load_schema
+    from edgekit.tflite_inspect import dynamic_tensors, enum_names, inspect, load_schema
 
     info = inspect(data)  # also validates the flatbuffer
     schema = load_schema()
@@ -63,7 +63,7 @@ def preflight(data: bytes) -> dict[str, Any]:
     first_cpu_op: str | None = None
     for si in range(model.SubgraphsLength()):
         sg = model.Subgraphs(si)
-        dynamic += _dynamic_tensors(sg)
+        dynamic += [f"{name} {sig}" for name, sig in dynamic_tensors(sg)]
         for oi in range(sg.OperatorsLength()):
             op = sg.Operators(oi)
             name = codes[op.OpcodeIndex()]
@@ -97,17 +97,6 @@ def preflight(data: bytes) -> dict[str, Any]:
                         f"leaves the first one ({first_cpu_op}) and every op after it on the CPU")
     return {"ok": not failures, "failures": failures, "warnings": warnings, "ops": info.op_summary(),
             "first_cpu_op": first_cpu_op, "static_shapes": not dynamic, "quantized": not float_tensors}
-
-
-def _dynamic_tensors(sg: Any) -> list[str]:
-    """'name [shape signature]' of each tensor of a subgraph with an unknown (-1) dimension."""
-    out = []
-    for ti in range(sg.TensorsLength()):
-        t = sg.Tensors(ti)
-        sig = [int(x) for x in t.ShapeSignatureAsNumpy()] if t.ShapeSignatureLength() else []
-        if any(d < 0 for d in sig):
-            out.append(f"{(t.Name() or b'').decode()} {sig}")
-    return out
 
 
 def freeze_batch(data: bytes) -> bytes | None:

@@ -83,15 +83,10 @@ def _tensor_failures(sg: Any, op: Any, opname: str, types: dict[int, str]) -> li
 
 
 def _shape_failures(sg: Any) -> list[str]:
-    out = []
-    for ti in range(sg.TensorsLength()):
-        t = sg.Tensors(ti)
-        sig = [int(x) for x in t.ShapeSignatureAsNumpy()] if t.ShapeSignatureLength() else []
-        if any(d < 0 for d in sig):
-            name = (t.Name() or b"").decode("utf-8", "replace").split(";")[0][:100]
-            out.append(f"dynamic shape {sig} of tensor '{name}': TFLite Micro needs static shapes (build the model "
-                       "with fixed sizes, batch 1)")
-    return out
+    from edgekit.tflite_inspect import dynamic_tensors
+
+    return [f"dynamic shape {sig} of tensor '{name.split(';')[0][:100]}': TFLite Micro needs static shapes (build the "
+            "model with fixed sizes, batch 1)" for name, sig in dynamic_tensors(sg)]
 
 
 def _io_failures(info: Any) -> list[str]:
