@@ -94,6 +94,8 @@ def convert_cli(
         bool, typer.Option("--trust-source", help="Convert a SavedModel even when its serving signature reads or "
                            "writes files or calls Python (refused by default; see docs/security.md).")
     ] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Export the SavedModel afresh instead of reusing the "
+                                           "cached export of an unchanged model (in the user cache folder).")] = False,
     format_options: dict[str, Any] | None = None,  # --int8-io, --opset, ...: see with_format_options
 ) -> None:
     """Convert MODEL to SavedModel, TFLite (float32/float16/dynamic/int8), TF.js and ONNX, with a manifest."""
@@ -103,7 +105,8 @@ def convert_cli(
     opts = ConvertOptions(formats=formats, calibration=calibration, calibration_samples=calibration_samples,
                           golden=golden, golden_samples=golden_samples, input_shapes=list(input_shape or []),
                           labels=labels, preprocessing=preprocessing, jobs=jobs, seed=seed, force=force,
-                          progress=not quiet, trust_source=trust_source, **(format_options or {}))
+                          progress=not quiet, trust_source=trust_source, cache=not no_cache,
+                          **(format_options or {}))
     result = convert(model, out, opts)
     if result.manifest.source.get("executes_code"):
         from edgekit.source import SAVED_MODEL_NOTICE

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from edgekit import __version__, artifact_check, extras, isolate, outdir
+from edgekit import __version__, artifact_check, export_cache, extras, isolate, outdir
 from edgekit import golden as gd
 from edgekit import manifest as mf
 from edgekit.data import describe, input_paths
@@ -61,6 +61,7 @@ class CommonOptions:
     force: bool = False
     progress: bool = False
     trust_source: bool = False  # run a SavedModel even when its signature has file/process ops (graph_check.py)
+    cache: bool = True  # reuse the canonical SavedModel export of an unchanged source (edgekit/export_cache.py)
 
 
 # CommonOptions plus one field per format option (int8_io, int8_weights, lstm, tfjs_quantize, opset, ...),
@@ -216,10 +217,10 @@ def _build(model: Path, kind: str, staging: Path, opts: ConvertOptions, targets:
     notify("load", "running", None)
     source, loaded = src.load(model, kind, input_shapes, trust=opts.trust_source)
     sm_dir = staging / TARGETS["saved_model"].path
-    src.export_saved_model(source, loaded, sm_dir)
+    warnings: list[str] = list(notices)  # stale staging folders removed (a killed earlier run)
+    cached = export_cache.export(source, loaded, sm_dir, opts.cache, warnings)
     sig_inputs, sig_outputs = src.saved_model_signature(sm_dir)
     sig_outputs = sorted(sig_outputs, key=lambda t: gd.natural_key(t.name))
-    warnings: list[str] = list(notices)  # stale staging folders removed (a killed earlier run)
     warnings += unused_format_options(opts, targets) + left_out(opts.formats)
 
     calib, golden = gd.datasets(opts, sig_inputs, warnings)
@@ -234,7 +235,7 @@ def _build(model: Path, kind: str, staging: Path, opts: ConvertOptions, targets:
     with Context(staging=staging, saved_model_dir=sm_dir, inputs=sig_inputs, outputs=sig_outputs,
                  keras_model=source.keras_model, calibration=calib, options=opts,
                  check_inputs={k: v[:8] for k, v in golden.arrays.items()}, golden=golden,
-                 reference=reference) as ctx:
+                 reference=reference, shared={"export_cache": cached}) as ctx:
         artifacts = _run_targets(ctx, targets, notify)
     if "saved_model" not in {t.id for t in targets}:
         shutil.rmtree(sm_dir)

@@ -17,6 +17,22 @@ os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
 
 
 @pytest.fixture(scope="session", autouse=True)
+def export_cache(tmp_path_factory):
+    """One SavedModel export cache for the session (edgekit/export_cache.py), never the user's own: the fixture
+    models are converted many times (and by CLI subprocesses, which inherit the variable); each export is done
+    once. Tests that need a cold cache set their own folder."""
+    from edgekit.export_cache import ENV
+
+    old = os.environ.get(ENV)
+    os.environ[ENV] = str(tmp_path_factory.mktemp("export-cache"))
+    yield Path(os.environ[ENV])
+    if old is None:
+        os.environ.pop(ENV, None)
+    else:
+        os.environ[ENV] = old
+
+
+@pytest.fixture(scope="session", autouse=True)
 def reports_match_their_schema(tmp_path_factory):
     """At the end of the session, every report.json that validate wrote under pytest's temporary folders must
     match edgekit/data/report.schema.json (issue 14): a few ms per report."""

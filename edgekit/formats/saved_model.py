@@ -9,9 +9,11 @@ from edgekit.manifest import Artifact
 def convert(ctx: Context, target: Target) -> Artifact:
     import tensorflow as tf
 
-    # The export already happened once, before any other format; this records it.
+    # The export already happened once, before any other format (or came from edgekit/export_cache.py: hit, miss
+    # or off); this records it.
     return Artifact(
         id=target.id, format=target.format, variant=target.variant, path=target.path,
         converter={"tool": "keras.Model.export" if ctx.keras_model is not None else "tf.saved_model",
                    "version": tf.__version__, "options": {"signature": "serving_default"}},
+        extra={"export_cache": ctx.shared.get("export_cache", "off")},
     )
