@@ -45,7 +45,15 @@ def shipped_constraints(name: str) -> Path:
 
 
 def pip_command(extra: str, constraints: Path | None = None) -> str:
-    return f"pip install 'edgekit[{extra}]' -c {constraints or constraints_file()}"
+    """The command that adds ``extra`` to the environment edgekit runs in: plain pip, or pipx's pip for the venv
+    pipx made for edgekit (a bare `pip install` there would go to another environment)."""
+    pip = "pipx runpip edgekit install" if in_pipx() else "pip install"
+    return f"{pip} 'edgekit[{extra}]' -c {constraints or constraints_file()}"
+
+
+def in_pipx() -> bool:
+    """Whether this interpreter's environment is one pipx manages (pipx writes pipx_metadata.json at its root)."""
+    return (Path(sys.prefix) / "pipx_metadata.json").is_file()
 
 
 def missing(module: str) -> MissingDependency | None:

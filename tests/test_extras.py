@@ -92,3 +92,15 @@ def test_this_stack_converts_every_format():
         assert notes == [] and len(kept) == len(parse_formats("all"))
     else:
         assert [n.split(" ")[0] for n in notes] == ["tfjs"]
+
+
+def test_inside_pipx_the_command_installs_into_edgekits_own_venv(monkeypatch, tmp_path):
+    """Under pipx, `pip install` would go to another environment: the command is `pipx runpip edgekit install`."""
+    (tmp_path / "pipx_metadata.json").write_text("{}")  # what pipx writes at the root of each venv it manages
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))
+    cmd = extras.pip_command("convert")
+    assert cmd.startswith("pipx runpip edgekit install 'edgekit[convert]' -c "), cmd
+    _hide(monkeypatch, "tensorflow")
+    assert "pipx runpip edgekit install 'edgekit[convert]'" in str(extras.missing("tensorflow"))
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "plain-venv"))
+    assert extras.pip_command("convert").startswith("pip install 'edgekit[convert]' -c ")

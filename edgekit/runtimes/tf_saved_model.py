@@ -19,7 +19,9 @@ def unavailable_reason(options: Mapping[str, Any] | None = None) -> str | None:
     """The registry's availability check: the tensorflow package is importable (not imported)."""
     if importlib.util.find_spec("tensorflow"):
         return None
-    return "TensorFlow is not installed: pip install tensorflow (or pip install 'edgekit[convert]')"
+    from edgekit.extras import pip_command
+
+    return f"TensorFlow is not installed: {pip_command('convert')}"
 
 
 class SavedModelRunner(InProcessRunner):

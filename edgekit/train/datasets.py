@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.errors import InputError, MissingDependency
+from edgekit.extras import pip_command
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
@@ -30,7 +31,7 @@ def _sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
     try:
         from sklearn.datasets import load_digits
     except ImportError as e:
-        raise MissingDependency("scikit-learn (built-in digits data)", "pip install 'edgekit[examples]'") from e
+        raise MissingDependency("scikit-learn (built-in digits data)", pip_command("train")) from e
     d = load_digits()
     return d.images.astype(np.float32), d.target.astype(np.int64)
 
@@ -205,7 +206,7 @@ def load_series(source: str, column: str, resolve: Callable[[str], Path]) -> tup
         try:
             from statsmodels.datasets import sunspots
         except ImportError as e:
-            raise MissingDependency("statsmodels (built-in sunspots data)", "pip install 'edgekit[examples]'") from e
+            raise MissingDependency("statsmodels (built-in sunspots data)", pip_command("train")) from e
         df = sunspots.load_pandas().data
         return df["SUNACTIVITY"].to_numpy(dtype=np.float32), "statsmodels sunspots: yearly sunspot number 1700-2008"
     path = resolve(source)
