@@ -30,7 +30,7 @@ class TokenizerEngine:
 
 ENGINES: list[TokenizerEngine] = []
 # Modules that register further engines when imported (one line each; e.g. the Node/Chromium tokenizer).
-PLUGINS: list[str] = []
+PLUGINS: list[str] = ["edgekit.web.tokenizer"]  # node, chromium: the JavaScript tokenizer
 
 
 def register(engine: TokenizerEngine) -> None:

@@ -24,6 +24,9 @@ def folder(tmp_path):
 
 
 def test_python_engine_passes_and_a_wrong_engine_fails(folder, monkeypatch):
+    # The Python engine alone (the JavaScript engines register from edgekit.web.tokenizer: tests/web).
+    monkeypatch.setattr(parity, "PLUGINS", [])
+    monkeypatch.setattr(parity, "ENGINES", [e for e in parity.ENGINES if e.name == "python"])
     vectors = read_test_vectors(folder / "v.json")
     rows = parity.tokenizer_rows(folder / "tokenizer.json", vectors, "text_vectorization")
     assert [(r.runtime, r.status) for r in rows] == [("python", "pass")]
