@@ -6,9 +6,9 @@ refused the file (issue 10.21). Each format's own runtime now loads what was wri
 * ONNX: ``onnx.checker`` (full check) and an ONNX Runtime CPU session;
 * TFLite: a LiteRT interpreter that allocates its tensors (Flex models need the Flex delegate, which the
   Python LiteRT wheel lacks: skipped and said so);
-* TF.js: a load in Node (edgekit/js/runner.js, cpu backend), when Node is installed; it also runs one
-  sample, and an inference failure (not a load failure) is noted for validate to report (TF.js 4.22 loads
-  but cannot execute Keras 3 LSTM graphs);
+* TF.js: a load in Node (edgekit/js/runner.js), when Node is installed, that also runs one golden sample on
+  the wasm and cpu backends and compares it with the source model (edgekit/formats/tfjs_check.py): when no
+  backend can run it the artifact is ``not-runnable`` with the reason;
 * SavedModel: the converters already loaded it; Edge TPU: needs the Edge TPU runtime (validate runs it).
 
 ``check`` marks an artifact its runtime cannot load as failed, with the reason; what was checked goes into
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.errors import EdgekitError, InputError, first_line
+from edgekit.errors import first_line
 from edgekit.manifest import STATUS_FAILED, Artifact, safe_join
 
 
@@ -35,7 +35,8 @@ def check(ctx: Any, art: Artifact) -> None:
     # A few golden inputs in signature order (TF.js runs one).
     sample = {t.name: ctx.check_inputs[t.name] for t in ctx.inputs if t.name in ctx.check_inputs}
     try:
-        art.extra["load_check"] = checker(safe_join(ctx.staging, art.path), art, sample)
+        extra = {"ctx": ctx} if art.format == "tfjs" else {}  # the run check compares with ctx.reference
+        art.extra["load_check"] = checker(safe_join(ctx.staging, art.path), art, sample, **extra)
     except ImportError as e:  # the checking runtime is not installed: not the artifact's fault
         art.extra["load_check"] = f"skipped: {type(e).__name__}: {first_line(e)}"
     except Exception as e:  # any failure to load means the artifact is unusable: record why
@@ -66,23 +67,7 @@ def _tflite(path: Path, art: Artifact, sample: dict[str, np.ndarray]) -> str:
     return f"ai-edge-litert {version} interpreter: allocated"
 
 
-def _tfjs(path: Path, art: Artifact, sample: dict[str, np.ndarray]) -> str:
-    from edgekit.runtimes.tfjs_node import TfjsNodeRunner, unavailable_reason
+def _tfjs(path: Path, art: Artifact, sample: dict[str, np.ndarray], ctx: Any = None) -> str:
+    from edgekit.formats import tfjs_check
 
-    why = unavailable_reason({"backend": "cpu"})
-    if why:
-        return f"skipped: {why}"
-    if not sample:
-        return "skipped: no sample input to run"
-    names = art.io_names or {}
-    inputs = list(names.get("inputs") or sample)
-    feeds = {k: v[:1] for k, v in sample.items()}
-    try:
-        res: Any = TfjsNodeRunner({"backend": "cpu"}).run(
-            path, feeds, inputs, list(names.get("outputs") or []), backend="cpu", runs=0, warmup=0, min_time=0.0,
-            max_time=5.0, warmup_min_time=0.0, timeout=120.0)
-    except InputError:  # runner.js: the model (or its inputs) cannot be loaded: the artifact is unusable
-        raise
-    except EdgekitError as e:  # loaded, but one inference failed: validate measures and reports that
-        return f"TF.js in Node (cpu): loaded; one inference failed ({first_line(e)}), validate reports it"
-    return f"TF.js in Node ({res.backend}): loaded in {res.load_ms:.0f} ms, one inference ran"
+    return tfjs_check.check(ctx, path, art, sample)

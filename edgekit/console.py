@@ -69,9 +69,11 @@ def print_convert_summary(result: Any) -> None:
     for col in ("artifact", "status", "size", "time", "notes"):
         t.add_column(col, overflow="fold")
     for a in m.artifacts:
-        status = "[green]ok[/]" if a.ok else "[red]failed[/]"
+        status = "[green]ok[/]" if a.ok else f"[red]{'not runnable' if a.status == 'not-runnable' else 'failed'}[/]"
+        rc = a.run_check  # convert's TF.js run check (edgekit/formats/tfjs_check.py): said when not clean
         notes = escape(a.reason or "") if not a.ok else "; ".join(
-            (["needs Flex delegate"] if a.requires_flex else [])
+            ([f"TF.js check {rc.status}: {escape(rc.reason or '')}"] if rc and rc.status != "runnable" else [])
+            + (["needs Flex delegate"] if a.requires_flex else [])
             + ([f"LSTM: {a.converter['options']['lstm_lowering']}"]
                if a.converter.get("options", {}).get("lstm_lowering") else [])
             + ([f"io {a.quantization['inputs'][0].dtype}"] if a.quantization["inputs"] else []))
@@ -84,5 +86,6 @@ def print_convert_summary(result: Any) -> None:
         out_console.print(f"[bold yellow]warning:[/] {escape(w)}")  # a pip command's [extra] is no markup
     failed = [a.id for a in m.artifacts if not a.ok]
     if failed:
-        out_console.print(f"[red]{len(failed)} format(s) failed:[/] {', '.join(failed)} (exit code 1)")
+        what = "failed or not runnable" if any(a.status == "not-runnable" for a in m.artifacts) else "failed"
+        out_console.print(f"[red]{len(failed)} format(s) {what}:[/] {', '.join(failed)} (exit code 1)")
     out_console.print(f"manifest: {result.out / 'manifest.json'}   next: edgekit validate {result.out}")

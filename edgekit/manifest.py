@@ -15,7 +15,7 @@ import types
 import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Literal
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, field_validator
@@ -30,6 +30,8 @@ REFERENCE_OUTPUTS = "reference_outputs.npz"
 
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
+# Written and loadable, but its runtime cannot execute it (convert's run check): kept, never used by default.
+STATUS_NOT_RUNNABLE = "not-runnable"
 
 
 @dataclass
@@ -59,6 +61,18 @@ class QuantParams:
 
 
 @dataclass
+class RunCheck:
+    """Convert's run check (TF.js: edgekit/formats/tfjs_check.py): one golden sample through the artifact's
+    runtime, its output compared with the source model's."""
+
+    status: Literal["runnable", "partly-runnable", "not-runnable", "mismatch", "skipped"]
+    reason: str | None = None
+    backends: dict[str, str] = field(default_factory=dict)  # backend -> "ran" or why it could not run
+    max_abs_diff: float | None = None
+    seconds: float | None = None
+
+
+@dataclass
 class Artifact:
     id: str
     format: str
@@ -80,6 +94,7 @@ class Artifact:
     io_names: dict[str, list[str]] | None = None
     notes: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    run_check: RunCheck | None = None
 
     @property
     def ok(self) -> bool:
@@ -87,6 +102,8 @@ class Artifact:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        if d["run_check"] is None:  # written only by formats that have a run check (tfjs)
+            del d["run_check"]
         return d
 
     @classmethod
@@ -113,6 +130,7 @@ class Artifact:
             io_names=d.get("io_names"),
             notes=list(d.get("notes") or []),
             extra=dict(d.get("extra") or {}),
+            run_check=RunCheck(**d["run_check"]) if d.get("run_check") else None,
         )
 
 

@@ -28,6 +28,7 @@ from edgekit.bench import check_settings, report_samples, thin
 from edgekit.compare import Override, accuracy, check_scopes, compare, degenerate_warnings, parse_overrides, policy_for
 from edgekit.errors import EXIT_FAILED, EXIT_OK, InputError
 from edgekit.folder import ConvertedFolder, Golden, load_golden
+from edgekit.formats.tfjs_check import known_failure
 from edgekit.protocol import BenchSettings, Job, default_timeout, load_npz
 from edgekit.quant import dequantize, quant_params, quantize
 from edgekit.quant_debug.score import budget_failure
@@ -231,6 +232,10 @@ def _validate_on(ctx: RunContext, run: DeviceRun) -> list[Row]:
             if missing:
                 rows.append(Row.for_artifact(art, runtime, device.name, "unavailable", missing))
                 continue
+            known = known_failure(art, runtime)  # convert's TF.js check already ran this backend: not run again
+            if known:
+                rows.append(Row.for_artifact(art, runtime, device.name, "error", known))
+                continue
             row = _run_one(ctx, run, art, verdict.path, runtime)
             if ctx.recheck is not None and device.local:
                 row = ctx.recheck(row, device.describe().get("environment"),
@@ -319,7 +324,7 @@ def _report(ctx: RunContext, runs: list[DeviceRun], rows: list[Row], wall: float
                    "source": (m.golden or {}).get("source"), "source_accuracy": ctx.source_acc},
         "warnings": _warnings(ctx, [r.device for r in runs], rows),
         "convert_warnings": list(m.warnings),
-        "not_produced": [{"artifact": a.id, "reason": a.reason} for a in ctx.selected if not a.ok],
+        "not_produced": [{"artifact": a.id, "reason": a.reason, "status": a.status} for a in ctx.selected if not a.ok],
         "summary": {**counts, "total": len(rows), "exit_code": EXIT_FAILED if bad else EXIT_OK,
                     "wall_s": wall, "timed_s": sum(r.timed_ms() for r in rows) / 1e3},
         "results": [r.to_dict() for r in rows],

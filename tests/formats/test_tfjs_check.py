@@ -1,0 +1,93 @@
+"""edgekit.formats.tfjs_check: convert runs one golden sample through TF.js in Node and records what it found."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from edgekit import artifact_check
+from edgekit.errors import EdgekitError
+from edgekit.formats import TARGETS, tfjs, tfjs_check
+from edgekit.manifest import Artifact, TensorSpec
+from tests.helpers import require
+
+
+def _node() -> None:
+    from edgekit.runtimes.tfjs_node import unavailable_reason
+
+    require(unavailable_reason() is None, "TF.js in Node is not installed")
+
+
+def _art() -> Artifact:
+    return Artifact(id="tfjs", format="tfjs", variant="float32", path="tfjs",
+                    io_names={"inputs": ["x"], "outputs": ["y"]})
+
+
+def _ran(y) -> SimpleNamespace:
+    return SimpleNamespace(outputs={"y": np.asarray(y, np.float32)}, load_ms=3.0)
+
+
+CTX = SimpleNamespace(outputs=[TensorSpec("y", [None, 2], "float32")], reference={"y": np.array([[0.2, 0.8]] * 4)})
+
+
+def test_record_statuses_from_each_backends_outcome() -> None:
+    art = _art()
+    rc = tfjs_check._record(CTX, art, ["y"], {"wasm": _ran([[0.2, 0.8]]), "cpu": _ran([[0.2, 0.8000001]])})
+    assert rc.status == "runnable" and rc.backends == {"wasm": "ran", "cpu": "ran"} and rc.max_abs_diff < 1e-6
+    assert art.ok
+
+    rc = tfjs_check._record(CTX, art, ["y"], {"wasm": EdgekitError("rank-1 bias"), "cpu": _ran([[0.2, 0.8]])})
+    assert rc.status == "partly-runnable" and art.ok and "wasm backend cannot run it: rank-1 bias" in rc.reason
+    assert tfjs_check.known_failure(art.__class__(**{**vars(art), "run_check": rc}), "tfjs-browser-wasm")
+    assert tfjs_check.known_failure(art.__class__(**{**vars(art), "run_check": rc}), "tfjs-cpu") is None
+
+    rc = tfjs_check._record(CTX, art, ["y"], {"wasm": _ran([[0.9, 0.1]]), "cpu": _ran([[0.2, 0.8]])})
+    assert rc.status == "mismatch" and art.ok and rc.max_abs_diff == pytest.approx(0.7)
+    rc = tfjs_check._record(CTX, art, ["y"], {"wasm": _ran([[0.2, 0.8]]), "cpu": _ran([[np.nan, 0.8]])})
+    assert rc.status == "mismatch" and rc.max_abs_diff is None  # NaN: gross, and no number JSON can hold
+
+    timeout = EdgekitError("TF.js (wasm) in Node did not finish within 120 s")
+    rc = tfjs_check._record(CTX, art, ["y"], {"wasm": timeout, "cpu": timeout})
+    assert rc.status == "skipped" and art.ok and "did not finish" in rc.reason  # a slow machine is no verdict
+
+    rc = tfjs_check._record(CTX, art, ["y"], {"wasm": EdgekitError("op X"), "cpu": EdgekitError("op X")})
+    assert rc.status == "not-runnable" and art.status == "not-runnable" and art.reason == rc.reason
+    assert "wasm: op X; cpu: op X" in rc.reason
+
+
+def test_without_node_the_check_says_it_was_skipped_and_why(monkeypatch, tmp_path) -> None:
+    from edgekit.runtimes import tfjs_node
+
+    monkeypatch.setattr(tfjs_node, "unavailable_reason", lambda options=None: "Node.js was not found on PATH")
+    art = _art()
+    ctx = SimpleNamespace(staging=tmp_path, inputs=[TensorSpec("x", [None, 2], "float32")],
+                          check_inputs={"x": np.zeros((2, 2), np.float32)}, outputs=CTX.outputs)
+    artifact_check.check(ctx, art)
+    assert art.ok and art.run_check.status == "skipped" and "Node.js was not found" in art.run_check.reason
+    assert art.extra["load_check"] == "skipped: Node.js was not found on PATH"
+
+
+def test_a_normal_model_is_recorded_runnable(converted_mlp) -> None:
+    """The whole convert: the MLP's tfjs artifact ran on both backends and matched Keras (measured ~1e-7)."""
+    _node()
+    art = next(a for a in converted_mlp.manifest.artifacts if a.id == "tfjs")
+    rc = art.run_check
+    assert art.ok and rc.status == "runnable" and rc.backends == {"wasm": "ran", "cpu": "ran"}, rc
+    assert rc.max_abs_diff < 1e-4 and rc.seconds < 30
+
+
+def test_a_graph_tfjs_cannot_run_is_not_runnable(lstm_prepared, tmp_path) -> None:
+    """Keras 3's LSTM loop (While over TensorLists) converts, loads, and runs on no TF.js backend: what the
+    tfjs artifact is when the unrolled lowering cannot be built (keras_model None: the canonical graph)."""
+    _node()
+    p = lstm_prepared
+    with p.context(tmp_path / "staging") as ctx:
+        ctx.keras_model, ctx.reference = None, p.reference
+        art = tfjs.convert(ctx, TARGETS["tfjs"])
+        artifact_check.check(ctx, art)
+    rc = art.run_check
+    assert art.status == "not-runnable" and rc.status == "not-runnable" and art.reason == rc.reason
+    assert set(rc.backends) == {"wasm", "cpu"} and all("Cannot compute the outputs" in m for m in rc.backends.values())
+    assert (ctx.staging / art.path / "model.json").is_file()  # converted: the files stay
