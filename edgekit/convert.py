@@ -38,6 +38,7 @@ from edgekit.formats import (
 )
 from edgekit.formats import unused_options as unused_format_options
 from edgekit.schemas import read_labels, read_preprocessing, read_train_record
+from edgekit.text import split as text_split
 from edgekit.train.engine import TRAIN_MARKER
 from edgekit.verbs import callable_module
 
@@ -216,6 +217,8 @@ def _build(model: Path, kind: str, staging: Path, opts: ConvertOptions, targets:
 
     notify("load", "running", None)
     source, loaded = src.load(model, kind, input_shapes, trust=opts.trust_source)
+    split, source = text_split.split_source(source, opts.strings)  # docs/text.md
+    loaded = source.keras_model if split is not None else loaded
     sm_dir = staging / TARGETS["saved_model"].path
     warnings: list[str] = list(notices)  # stale staging folders removed (a killed earlier run)
     cached = export_cache.export(source, loaded, sm_dir, opts.cache, warnings)
@@ -223,8 +226,7 @@ def _build(model: Path, kind: str, staging: Path, opts: ConvertOptions, targets:
     sig_outputs = sorted(sig_outputs, key=lambda t: gd.natural_key(t.name))
     warnings += unused_format_options(opts, targets) + left_out(opts.formats)
 
-    calib, golden = gd.datasets(opts, sig_inputs, warnings)
-    reference = gd.reference_outputs(source, loaded, sig_inputs, sig_outputs, golden.arrays)
+    calib, golden, raw_golden, reference = _data(opts, source, loaded, split, sig_inputs, sig_outputs, warnings)
     if labels is not None and len(sig_outputs) == 1 and sig_outputs[0].shape[-1] not in (None, len(labels)):
         raise InputError(f"--labels has {len(labels)} labels but the model's output has "
                          f"{sig_outputs[0].shape[-1]} classes")
@@ -253,9 +255,23 @@ def _build(model: Path, kind: str, staging: Path, opts: ConvertOptions, targets:
         labels=labels,
         preprocessing=preprocessing,
         warnings=warnings + (calib.warnings if calib is not None else []),
+        text=split.write(staging, raw_golden) if split is not None else text_split.flex_record(sig_inputs,
+                                                                                               opts.strings),
     )
     mf.save(manifest, staging)
     return manifest
+
+
+def _data(opts: ConvertOptions, source: Any, loaded: Any, split: text_split.TextSplit | None,
+          sig_inputs: list[mf.TensorSpec], sig_outputs: list[mf.TensorSpec],
+          warnings: list[str]) -> tuple[Any, Any, Any, dict[str, Any]]:
+    """(calibration, golden, raw golden, reference outputs). A split text model reads raw strings, gives the
+    artifacts the Python tokenizer's ids and is judged against the whole Keras model on the strings."""
+    if split is None:
+        calib, golden = gd.datasets(opts, sig_inputs, warnings)
+        return calib, golden, golden, gd.reference_outputs(source, loaded, sig_inputs, sig_outputs, golden.arrays)
+    calib, raw = gd.datasets(opts, split.string_inputs, warnings)
+    return split.to_ids(calib), split.to_ids(raw), raw, split.reference(raw, sig_outputs)
 
 
 def _run_targets(ctx: Context, targets: list[Target], notify: ProgressHook) -> list[mf.Artifact]:

@@ -6,6 +6,8 @@ Sources accepted by ``--calibration`` / ``--golden``:
     an optional ``labels`` array holds the true class of each sample (golden sets)
   * a folder of images (optionally one sub-folder per class), resized to the model input
   * a ``.toml`` calibration definition (see calibration/README.md)
+  * text, for a string input: ``.txt`` (one sample per line), a ``.csv`` column named after the input (a
+    ``label`` column holds classes), or a ``.npy`` of unicode strings (edgekit.text.data, docs/text.md)
   * ``random`` (calibration only, explicit): uniform noise, recorded loudly in the manifest
 """
 
@@ -26,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from edgekit import schemas
 from edgekit.errors import InputError
 from edgekit.manifest import TensorSpec
+from edgekit.text import data as text_data
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
 
@@ -121,15 +124,20 @@ def load_dataset(spec: str, inputs: list[TensorSpec], what: str, allow_random: b
         ds = _load_npz(path, inputs, what)
     elif path.suffix == ".toml":
         ds = _load_definition(path, inputs, what, seed)
+    elif path.suffix in (".txt", ".csv"):
+        ds = _load_text(path, inputs, what)
     else:
-        raise InputError(f"--{what} {spec}: unsupported file type {path.suffix!r}; use .npy, .npz, .toml or "
-                         "a folder of images")
+        raise InputError(f"--{what} {spec}: unsupported file type {path.suffix!r}; use .npy, .npz, .toml, "
+                         "a folder of images, or .txt/.csv for text")
     check_dataset(ds, inputs, what)
     return ds
 
 
 def random_dataset(inputs: list[TensorSpec], samples: int, seed: int, what: str = "calibration") -> DataSet:
     check_seed(seed)
+    for t in inputs:
+        if t.dtype == "string":
+            raise text_data.random_refusal(t.name, what)
     option = "--calibration-samples" if what == "calibration" else f"--{what}-samples"
     nbytes = sum(samples * math.prod(int(d) for d in t.shape[1:]) * np.dtype(t.dtype).itemsize for t in inputs)
     check_allocation(nbytes, f"{option} {samples} of random data for inputs "
@@ -164,9 +172,11 @@ def check_dataset(ds: DataSet, inputs: list[TensorSpec], what: str) -> None:
         if len(want) != len(got) or any(w is not None and w != g for w, g in zip(want, got, strict=True)):
             raise InputError(f"--{what} {ds.source}: input {t.name!r} has sample shape {list(got)} but the model "
                              f"expects {list(t.shape[1:])} (None = any); reshape or resize the data")
-        if a.dtype.kind not in "fiub":
-            raise InputError(f"--{what} {ds.source}: input {t.name!r} has dtype {a.dtype}, not a number type; "
-                             f"give {t.dtype} data")
+        _check_kind(a, t, what, ds.source)
+        if t.dtype == "string":
+            ds.arrays[t.name] = a.astype(str) if a.dtype.kind == "S" else a
+            counts.add(a.shape[0])
+            continue
         if a.dtype.kind == "f" and not np.isfinite(a).all():
             bad = int((~np.isfinite(a)).sum())
             raise InputError(f"--{what} {ds.source}: input {t.name!r} contains {bad} NaN/Inf values; clean the data")
@@ -179,6 +189,18 @@ def check_dataset(ds: DataSet, inputs: list[TensorSpec], what: str) -> None:
         raise InputError(f"--{what} {ds.source}: inputs have different sample counts {sorted(counts)}")
     if ds.labels is not None and len(ds.labels) != ds.samples:
         raise InputError(f"--{what} {ds.source}: {len(ds.labels)} labels for {ds.samples} samples")
+
+
+def _check_kind(a: np.ndarray, t: TensorSpec, what: str, source: str) -> None:
+    """Strings for a string input, numbers for a number input; the message says which was received."""
+    text = a.dtype.kind in "US"
+    if t.dtype == "string" and not text:
+        raise InputError(f"--{what} {source}: input {t.name!r} has dtype {a.dtype} but the model takes strings; "
+                         f"give {text_data.DATA_HINT}")
+    if t.dtype != "string" and a.dtype.kind not in "fiub":
+        got = f"{a.dtype} (text)" if text else str(a.dtype)
+        raise InputError(f"--{what} {source}: input {t.name!r} has dtype {got}, not a number type, but the model "
+                         f"takes {t.dtype}; give {t.dtype} data")
 
 
 def _cast(a: np.ndarray, t: TensorSpec, what: str, source: str) -> np.ndarray:
@@ -275,6 +297,14 @@ def _load_image_folder(path: Path, inputs: list[TensorSpec], what: str, limit: i
         warnings.append(f"{len(bad)} unreadable image(s) in {path} skipped: {', '.join(bad[:5])}")
     lab = np.asarray(labels, dtype=np.int64) if subdirs else None
     return DataSet({t.name: np.stack(images).astype(t.dtype)}, source=str(path), labels=lab, warnings=warnings)
+
+
+def _load_text(path: Path, inputs: list[TensorSpec], what: str) -> DataSet:
+    t = _single_input(inputs, path, what)
+    if path.suffix == ".txt":
+        return DataSet({t.name: text_data.read_lines(path, t.shape, what)}, source=str(path))
+    arr, labels = text_data.read_csv(path, t.name, t.shape, what)
+    return DataSet({t.name: arr}, source=str(path), labels=labels)
 
 
 def _is_image(p: Path) -> bool:

@@ -22,7 +22,7 @@ class Golden:
     inputs: dict[str, np.ndarray]
     reference: dict[str, np.ndarray]
     labels: np.ndarray | None
-    inputs_path: Path
+    inputs_path: Path | None  # None: inputs made by validate (a text model's tokenized golden strings)
     samples: int
 
 

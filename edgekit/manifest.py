@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, f
 
 from edgekit.errors import InputError, ManifestError
 from edgekit.schemas import dumps_json, loads_json, one_line
+from edgekit.text.record import TextRecord
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -148,6 +149,7 @@ class Manifest:
     warnings: list[str] = field(default_factory=list)
     created: str | None = None
     schema: int = SCHEMA_VERSION
+    text: dict[str, Any] | None = None  # a split text model (edgekit.text.record.TextRecord, docs/text.md)
 
     def artifact(self, artifact_id: str) -> Artifact:
         for a in self.artifacts:
@@ -172,6 +174,7 @@ class Manifest:
             "calibration": self.calibration,
             "warnings": self.warnings,
             "artifacts": [a.to_dict() for a in self.artifacts],
+            **({"text": self.text} if self.text is not None else {}),
         }
 
     @classmethod
@@ -201,6 +204,7 @@ class Manifest:
             labels=doc.labels,
             preprocessing=doc.preprocessing,
             warnings=doc.warnings,
+            text=doc.text.model_dump(mode="json") if doc.text is not None else None,
         )
 
 
@@ -285,6 +289,7 @@ class _ManifestDoc(_Record):
     labels: list[str] | None = None
     preprocessing: _JsonObject | None = None
     warnings: list[str] = []
+    text: TextRecord | None = None
 
     @field_validator("source", mode="before")
     @classmethod

@@ -34,6 +34,7 @@ from edgekit.quant import dequantize, quant_params, quantize
 from edgekit.quant_debug.score import budget_failure
 from edgekit.row import STATUSES, Row
 from edgekit.runtimes import spec, unavailable_reason
+from edgekit.text.validate_text import text_golden
 from edgekit.verbs import callable_module
 
 if TYPE_CHECKING:
@@ -111,7 +112,7 @@ def check_options(opts: ValidateOptions) -> None:
 def _feeds_file(golden: Golden, art: manifest.Artifact, work: Path) -> Path:
     """The golden inputs in the artifact's own dtype (quantized with its recorded params)."""
     qin = quant_params(art, "inputs")
-    if not qin:
+    if not qin and golden.inputs_path is not None:  # None: made here (a text model's tokenized strings)
         return golden.inputs_path
     feeds = {n: quantize(x, qin[n]) if n in qin else x for n, x in golden.inputs.items()}
     path = work / f"{art.id}.feeds.npz"
@@ -345,13 +346,15 @@ def validate(folder: Path | str, opts: ValidateOptions | None = None) -> dict[st
     opts = opts or ValidateOptions()
     src, overrides, selected, report_dir = _prepare(folder, opts)
     devices = _devices(opts, get_device)
-    golden = load_golden(src.folder, src.manifest)
+    golden, text_rows = text_golden(src.folder, src.manifest, load_golden(src.folder, src.manifest),
+                                    devices[0].name)  # a text model: tokenizer rows, tokenized strings (docs/text.md)
     m = src.manifest
     source_acc = accuracy(golden.reference[m.outputs[0].name], golden.labels) if (
         golden.labels is not None and m.outputs) else None
     ctx = RunContext(source=src, golden=golden, opts=opts, overrides=overrides, source_acc=source_acc,
                      selected=selected, recheck=Recheck.for_request(opts.baseline))
     rows, runs = _run_devices(ctx, devices)
+    rows = text_rows + rows
     report = _report(ctx, runs, rows, time.perf_counter() - t_start)
     report["report_dir"] = str(report_dir)
     # A bad --baseline or gate is exit 2, raised only once every report file is written (docs/ci.md).

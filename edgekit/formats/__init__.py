@@ -127,6 +127,12 @@ _CXX_KEYWORDS = ("alignas alignof and asm auto bool break case catch char class 
                  "signed sizeof static struct switch template this throw true try typedef typename union unsigned "
                  "using virtual void volatile while xor").split()
 C_IDENTIFIER = rf"(?!(?:{'|'.join(_CXX_KEYWORDS)})$)(?!_[A-Z_])(?!.*__)[A-Za-z_][A-Za-z0-9_]{{0,62}}"
+# docs/text.md: a model that starts with TextVectorization/StringLookup/IntegerLookup is split into tokenizer.json +
+# a numeric model (split), or kept whole in one TFLite file with Select TF ops (flex, opt-in).
+STRINGS = Option("strings", "--strings", "split",
+                 "String-input models: split (tokenizer.json + the numeric model in every format) or flex (the whole "
+                 "model in one TFLite file with Select TF ops; apps need the Flex delegate).",
+                 choices=("split", "flex"))
 LSTM = Option("lstm", "--lstm", "auto",
               "How to lower LSTM layers for TFLite: auto (fused op, else unrolled, else Flex), fused, unroll, flex.",
               choices=("auto", "fused", "unroll", "flex"))
@@ -135,7 +141,7 @@ FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
         Format("saved_model", "edgekit.formats.saved_model"),
-        Format("tflite", "edgekit.formats.tflite", options=(*INT8, *INT8_BUDGET, LSTM), needs=("tf_keras",),
+        Format("tflite", "edgekit.formats.tflite", options=(*INT8, *INT8_BUDGET, LSTM, STRINGS), needs=("tf_keras",),
                why="tf_keras rebuilds LSTM models so the converter can emit the fused LSTM op"),
         Format("tfjs", "edgekit.formats.tfjs", needs=("tensorflowjs",), why="its SavedModel converter",
                check="edgekit.extras:tfjs_unavailable_reason", options=(

@@ -55,7 +55,8 @@ def engines() -> list[TokenizerEngine]:
 
 
 def compare_rows(expected: list[Any], got: list[Any], inputs: list[Any]) -> dict[str, Any]:
-    """Exact comparison, sample by sample: the count of mismatches and the first one, in words."""
+    """Exact comparison, sample by sample, as a report parity object (report.schema.json) plus the count of
+    mismatching samples and the first one."""
     mismatches = [i for i, (e, g) in enumerate(zip(expected, got, strict=False))
                   if np.shape(e) != np.shape(g) or not np.array_equal(np.asarray(e), np.asarray(g))]
     if len(got) != len(expected):
@@ -65,7 +66,20 @@ def compare_rows(expected: list[Any], got: list[Any], inputs: list[Any]) -> dict
         i = mismatches[0]
         first = {"index": i, "input": inputs[i] if i < len(inputs) else None,
                  "expected": expected[i] if i < len(expected) else None, "got": got[i] if i < len(got) else None}
-    return {"samples": len(expected), "mismatches": len(mismatches), "first_mismatch": first}
+    diffs = [float(np.max(np.abs(np.asarray(e, float) - np.asarray(g, float)), initial=0.0))
+             for e, g in zip(expected, got, strict=False) if np.shape(e) == np.shape(g)]
+    metrics = {"shape": [len(got), *_row_shape(got)], "reference_shape": [len(expected), *_row_shape(expected)],
+               "finite": True, "max_abs": max(diffs, default=0.0)}
+    failures = [f"{len(mismatches)} of {len(expected)} inputs tokenized differently from the Keras layer"] \
+        if mismatches else []
+    return {"passed": not mismatches, "tolerance": {"mismatches": 0}, "outputs": {"ids": metrics},
+            "failures": failures, "notes": [], "samples": len(expected), "mismatches": len(mismatches),
+            "first_mismatch": first}
+
+
+def _row_shape(rows: list[Any]) -> list[int]:
+    shapes = {np.shape(r) for r in rows}
+    return [int(d) for d in shapes.pop()] if len(shapes) == 1 else []
 
 
 def engine_row(engine: TokenizerEngine, spec_path: Path, vectors: TestVectors, kind: str, device: str) -> Row:

@@ -54,7 +54,7 @@ def test_convert_options_carry_every_registry_option() -> None:
     assert {o.name: getattr(opts, o.name) for o in OPTIONS} == {
         "int8_io": "int8", "int8_weights": "per-channel", "lstm": "auto", "tfjs_quantize": "none", "opset": 17,
         "int8_max_drop": None, "int8_min_sqnr": None,  # issue 11: the int8 budget
-        "tflm_name": "g_model"}
+        "tflm_name": "g_model", "strings": "split"}  # issue 16: text models
     assert {f.name for f in dataclasses.fields(ConvertOptions)} >= {"formats", "calibration", "jobs", "opset"}
     check_options(opts)  # the defaults pass their own checks
 
@@ -64,6 +64,7 @@ def test_convert_options_carry_every_registry_option() -> None:
     ("int8_weights", "per-row", "--int8-weights 'per-row' is not one of per-channel, per-tensor, auto"),
     ("tfjs_quantize", "int2", "--tfjs-quantize 'int2' is not one of none, float16, uint8, uint16"),
     ("lstm", "magic", "--lstm 'magic' is not one of auto, fused, unroll, flex"),
+    ("strings", "keep", "--strings 'keep' is not one of split, flex"),
     ("opset", 3, "--opset 3 is outside the range tf2onnx supports (9 to 21); 17 is the default"),
     ("opset", 22, "--opset 22 is outside the range tf2onnx supports (9 to 21); 17 is the default"),
     ("opset", "17", "--opset must be a int; received '17'"),

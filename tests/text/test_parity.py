@@ -30,7 +30,9 @@ def test_python_engine_passes_and_a_wrong_engine_fails(folder, monkeypatch):
     vectors = read_test_vectors(folder / "v.json")
     rows = parity.tokenizer_rows(folder / "tokenizer.json", vectors, "text_vectorization")
     assert [(r.runtime, r.status) for r in rows] == [("python", "pass")]
-    assert rows[0].parity == {"samples": 3, "mismatches": 0, "first_mismatch": None}
+    p = rows[0].parity
+    assert (p["passed"], p["samples"], p["mismatches"], p["first_mismatch"]) == (True, 3, 0, None)
+    assert p["outputs"]["ids"]["shape"] == [3, 4] and p["outputs"]["ids"]["max_abs"] == 0.0
 
     monkeypatch.setattr(parity, "ENGINES", list(parity.ENGINES))
     # an engine that lowercases with str.lower() would still pass these; one that splits on \s would not
