@@ -62,3 +62,10 @@ def lstm_prepared(tmp_path_factory, lstm_path) -> Prepared:
     x, _ = models.sequences(200, seed=14)
     golden, _ = models.sequences(32, seed=22)
     return prepare(lstm_path, tmp_path_factory.mktemp("lstm-prepared"), x[:120], golden)
+
+
+@pytest.fixture(scope="session")
+def gru_prepared(tmp_path_factory, gru_path) -> Prepared:
+    x, _ = models.sequences(200, seed=14)
+    golden, _ = models.sequences(32, seed=22)
+    return prepare(gru_path, tmp_path_factory.mktemp("gru-prepared"), x[:120], golden)

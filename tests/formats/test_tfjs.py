@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from edgekit.formats import TARGETS, tfjs
 from edgekit.formats.tfjs_rewrite import SUFFIX, unfuse_bias
@@ -55,6 +56,35 @@ def test_lstm_runs_in_tfjs_through_its_unrolled_graph(lstm_prepared, tmp_path) -
     assert np.ptp(p.reference[name][:, 0]) > 0.1  # a trained model: parity on varying outputs
     if which == "lstm":  # measured: 8 _FusedMatMul with a computed [1, 64] "bias", one per time step
         assert art.converter["options"]["unfused_bias"] == {"_FusedMatMul": 8}
+
+
+@pytest.mark.parametrize("which", ["lstm", "gru"])
+def test_recurrent_default_tfjs_passes_convert_check_and_chromium(which, request, tmp_path) -> None:
+    """Issue 13's LSTM default: with no option the tfjs artifact of an LSTM and of a GRU is the unrolled graph,
+    convert's run check finds it runnable on wasm and cpu, and TF.js wasm in headless Chromium (the web
+    bundle's engine: LiteRT.js cannot run the fused LSTM .tflite) matches Keras."""
+    from edgekit import artifact_check
+    from edgekit.web import browser
+    from tests.helpers import require
+
+    reason = browser.unavailable_reason("tfjs", "tfjs-wasm")
+    require(reason is None, reason or "")
+    p = request.getfixturevalue(f"{which}_prepared")
+    with p.context(tmp_path / "staging") as ctx:
+        ctx.reference = p.reference
+        art = tfjs.convert(ctx, TARGETS["tfjs"])
+        artifact_check.check(ctx, art)
+    assert art.ok and art.converter["options"]["rnn_lowering"] == "unrolled"
+    assert art.run_check.status == "runnable" and art.run_check.max_abs_diff < FLOAT32_MAX_ABS, art.run_check
+    name_in, name_out = p.inputs[0].name, p.outputs[0].name
+    with browser.BrowserSession() as s:
+        r = s.run_harness("tfjs", "wasm", ctx.staging / art.path, [(art.io_names["inputs"][0], p.golden[name_in])],
+                          art.io_names["outputs"], threads=1, runs=1, warmup=0, min_time=0.0, max_time=1.0,
+                          warmup_min_time=0.0)
+        assert s.blocked == []
+    got, ref = r["outputs"][art.io_names["outputs"][0]], p.reference[name_out]
+    assert got.shape == ref.shape and np.ptp(ref[:, 0]) > 0.1
+    assert np.abs(got - ref).max() < FLOAT32_MAX_ABS
 
 
 def _node(name: str, op: str, inputs: list[str], **attr) -> dict:
