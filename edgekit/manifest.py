@@ -63,8 +63,7 @@ class QuantParams:
 
 @dataclass
 class RunCheck:
-    """Convert's run check (TF.js: edgekit/formats/tfjs_check.py): one golden sample through the artifact's
-    runtime, its output compared with the source model's."""
+    """Convert's run check (tfjs: edgekit/formats/tfjs_check.py): one golden sample against the source model."""
 
     status: Literal["runnable", "partly-runnable", "not-runnable", "mismatch", "skipped"]
     reason: str | None = None
@@ -101,11 +100,8 @@ class Artifact:
     def ok(self) -> bool:
         return self.status == STATUS_OK
 
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        if d["run_check"] is None:  # written only by formats that have a run check (tfjs)
-            del d["run_check"]
-        return d
+    def to_dict(self) -> dict[str, Any]:  # run_check only when set: only tfjs has one
+        return {k: v for k, v in asdict(self).items() if k != "run_check" or v is not None}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Artifact:

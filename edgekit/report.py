@@ -63,7 +63,7 @@ def _jsonable(o: Any) -> Any:
     return o.tolist() if hasattr(o, "tolist") else str(o)
 
 
-def _not_produced(entry: dict[str, Any]) -> str:
+def not_produced_text(entry: dict[str, Any]) -> str:
     """A not_produced entry in words: convert failed, or converted but found not runnable (its TF.js check)."""
     return "converted, but not runnable (convert's run check)" if entry.get("status") == "not-runnable" else \
         "not produced by convert"
@@ -174,7 +174,7 @@ def print_console(report: dict[str, Any], as_json: bool = False) -> None:
     for line in (m for d in report.get("devices") or [] for m in d.get("budget") or []):  # mcu boards' margins
         con.print(f"  {line}", highlight=False, markup=False)
     for np_ in report["not_produced"]:
-        con.print(f"  {np_['artifact']}: {_not_produced(np_)} ({np_['reason']})", highlight=False, markup=False)
+        con.print(f"  {np_['artifact']}: {not_produced_text(np_)} ({np_['reason']})", highlight=False, markup=False)
     if report.get("baseline"):
         con.print(baseline_view.headline(report), highlight=False, markup=False)
     s = report["summary"]
@@ -228,7 +228,7 @@ def to_markdown(report: dict[str, Any]) -> str:
         lines += ["", "## Why not pass", ""] + [f"- {x}" for x in reasons]
     if report["not_produced"]:
         lines += ["", "## Not produced by convert", ""]
-        lines += [f"- {x['artifact']}: {_not_produced(x)}: {x['reason']}" for x in report["not_produced"]]
+        lines += [f"- {x['artifact']}: {not_produced_text(x)}: {x['reason']}" for x in report["not_produced"]]
     if report.get("baseline"):
         lines += ["", baseline_view.to_markdown(report).rstrip("\n")]
     lines += ["", "## Latency detail (ms)", "",

@@ -85,12 +85,13 @@ def check(ctx: Any, path: Path, art: Artifact, sample: dict[str, np.ndarray]) ->
     bad = next((r for r in results.values() if isinstance(r, InputError)), None)
     if bad is not None:  # runner.js: the model files (or inputs) cannot be loaded: the artifact is unusable
         raise bad
-    art.run_check = _record(ctx, art, outs, results)
+    art.run_check = record(ctx, art, outs, results)
     art.run_check.seconds = round(time.perf_counter() - t0, 3)
     return _load_line(results)
 
 
-def _record(ctx: Any, art: Artifact, outs: list[str], results: dict[str, Any]) -> RunCheck:
+def record(ctx: Any, art: Artifact, outs: list[str], results: dict[str, Any]) -> RunCheck:
+    """The check's verdict from each backend's result (or error); sets the artifact's status when none ran it."""
     backends: dict[str, str] = {}
     diffs: list[tuple[float, bool] | None] = []
     for b, r in results.items():

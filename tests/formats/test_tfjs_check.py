@@ -34,25 +34,25 @@ CTX = SimpleNamespace(outputs=[TensorSpec("y", [None, 2], "float32")], reference
 
 def test_record_statuses_from_each_backends_outcome() -> None:
     art = _art()
-    rc = tfjs_check._record(CTX, art, ["y"], {"wasm": _ran([[0.2, 0.8]]), "cpu": _ran([[0.2, 0.8000001]])})
+    rc = tfjs_check.record(CTX, art, ["y"], {"wasm": _ran([[0.2, 0.8]]), "cpu": _ran([[0.2, 0.8000001]])})
     assert rc.status == "runnable" and rc.backends == {"wasm": "ran", "cpu": "ran"} and rc.max_abs_diff < 1e-6
     assert art.ok
 
-    rc = tfjs_check._record(CTX, art, ["y"], {"wasm": EdgekitError("rank-1 bias"), "cpu": _ran([[0.2, 0.8]])})
+    rc = tfjs_check.record(CTX, art, ["y"], {"wasm": EdgekitError("rank-1 bias"), "cpu": _ran([[0.2, 0.8]])})
     assert rc.status == "partly-runnable" and art.ok and "wasm backend cannot run it: rank-1 bias" in rc.reason
     assert tfjs_check.known_failure(art.__class__(**{**vars(art), "run_check": rc}), "tfjs-browser-wasm")
     assert tfjs_check.known_failure(art.__class__(**{**vars(art), "run_check": rc}), "tfjs-cpu") is None
 
-    rc = tfjs_check._record(CTX, art, ["y"], {"wasm": _ran([[0.9, 0.1]]), "cpu": _ran([[0.2, 0.8]])})
+    rc = tfjs_check.record(CTX, art, ["y"], {"wasm": _ran([[0.9, 0.1]]), "cpu": _ran([[0.2, 0.8]])})
     assert rc.status == "mismatch" and art.ok and rc.max_abs_diff == pytest.approx(0.7)
-    rc = tfjs_check._record(CTX, art, ["y"], {"wasm": _ran([[0.2, 0.8]]), "cpu": _ran([[np.nan, 0.8]])})
+    rc = tfjs_check.record(CTX, art, ["y"], {"wasm": _ran([[0.2, 0.8]]), "cpu": _ran([[np.nan, 0.8]])})
     assert rc.status == "mismatch" and rc.max_abs_diff is None  # NaN: gross, and no number JSON can hold
 
     timeout = EdgekitError("TF.js (wasm) in Node did not finish within 120 s")
-    rc = tfjs_check._record(CTX, art, ["y"], {"wasm": timeout, "cpu": timeout})
+    rc = tfjs_check.record(CTX, art, ["y"], {"wasm": timeout, "cpu": timeout})
     assert rc.status == "skipped" and art.ok and "did not finish" in rc.reason  # a slow machine is no verdict
 
-    rc = tfjs_check._record(CTX, art, ["y"], {"wasm": EdgekitError("op X"), "cpu": EdgekitError("op X")})
+    rc = tfjs_check.record(CTX, art, ["y"], {"wasm": EdgekitError("op X"), "cpu": EdgekitError("op X")})
     assert rc.status == "not-runnable" and art.status == "not-runnable" and art.reason == rc.reason
     assert "wasm: op X; cpu: op X" in rc.reason
 
@@ -91,3 +91,32 @@ def test_a_graph_tfjs_cannot_run_is_not_runnable(lstm_prepared, tmp_path) -> Non
     assert art.status == "not-runnable" and rc.status == "not-runnable" and art.reason == rc.reason
     assert set(rc.backends) == {"wasm", "cpu"} and all("Cannot compute the outputs" in m for m in rc.backends.values())
     assert (ctx.staging / art.path / "model.json").is_file()  # converted: the files stay
+
+
+def test_validate_reports_what_the_check_recorded_without_running_it(converted_mlp, tmp_path) -> None:
+    """A backend convert found unable to run the artifact is an error row with convert's reason (not rerun)."""
+    import json
+    import shutil
+
+    from edgekit.bench import BenchSettings
+    from edgekit.validate import ValidateOptions, validate
+
+    _node()
+    folder = tmp_path / "mlp"
+    shutil.copytree(converted_mlp.out, folder)
+    doc = json.loads((folder / "manifest.json").read_text())
+    tfjs_doc = next(a for a in doc["artifacts"] if a["id"] == "tfjs")
+    tfjs_doc["run_check"] = {"status": "partly-runnable", "backends": {"wasm": "op Foo not supported", "cpu": "ran"}}
+    (folder / "manifest.json").write_text(json.dumps(doc))
+    quick = BenchSettings(runs=1, warmup=0, min_time=0.0, max_time=1.0, warmup_min_time=0.0)
+    rep = validate(folder, ValidateOptions(artifacts=["tfjs"], threads=1, bench=quick, report_dir=tmp_path / "r1"))
+    rows = {r["runtime"]: r for r in rep["results"]}
+    assert rows["tfjs-wasm"]["status"] == "error" and rows["tfjs-wasm"]["wall_s"] is None
+    assert "convert's TF.js check found the wasm backend cannot run it (op Foo" in rows["tfjs-wasm"]["reason"]
+    assert rows["tfjs-cpu"]["status"] == "pass"
+
+    # An artifact no backend runs: listed under not_produced with its status, and said so in words.
+    from edgekit.report import not_produced_text
+
+    assert not_produced_text({"artifact": "tfjs", "reason": "x", "status": "not-runnable"}).startswith("converted, but")
+    assert not_produced_text({"artifact": "tfjs", "reason": "x"}) == "not produced by convert"
