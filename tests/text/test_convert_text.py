@@ -67,6 +67,16 @@ def _lookup_model(path):
     return path
 
 
+@pytest.fixture
+def python_engine_only(monkeypatch):
+    """The JavaScript engines (Node, Chromium) have their own tests (tests/web/test_tokenizer_js.py): skipped
+    here to keep these tests quick, except in test_validate_proves_both_halves."""
+    from edgekit.text import parity
+
+    monkeypatch.setattr(parity, "PLUGINS", [])
+    monkeypatch.setattr(parity, "ENGINES", [e for e in parity.ENGINES if e.name == "python"])
+
+
 @pytest.fixture(scope="module")
 def text_data(tmp_path_factory):
     d = tmp_path_factory.mktemp("text_data")
@@ -129,7 +139,7 @@ def test_validate_proves_both_halves(sentiment):
     assert int8["status"] == "pass" and int8["parity"]["outputs"]["output_0"]["max_abs"] < 0.05
 
 
-def test_a_wrong_tokenizer_fails_validate(sentiment, tmp_path, monkeypatch):
+def test_a_wrong_tokenizer_fails_validate(sentiment, tmp_path, monkeypatch, python_engine_only):
     """An error in the tokenizer half fails: the artifacts are judged on the full model's outputs."""
     from edgekit.text import tokenize as tk
     from edgekit.validate import ValidateOptions, validate
@@ -144,7 +154,7 @@ def test_a_wrong_tokenizer_fails_validate(sentiment, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("kind", ["ngrams_no_standardize", "string_lookup"])
-def test_other_text_models_convert_and_pass(kind, tmp_path, text_data):
+def test_other_text_models_convert_and_pass(kind, tmp_path, text_data, python_engine_only):
     from edgekit.validate import ValidateOptions, validate
 
     if kind == "string_lookup":
@@ -175,3 +185,19 @@ def test_string_model_without_data_is_one_line(sentiment, tmp_path):
                                    "tflite-float32"])
     assert_bad_input(res, "input 'text' takes strings", "--golden")
     assert not (tmp_path / "o").exists()
+
+
+def test_strings_flex_keeps_the_whole_model(sentiment, text_data, tmp_path):
+    from edgekit.convert import ConvertOptions, convert
+
+    model_path, _ = sentiment
+    res = convert(model_path, tmp_path / "flex", ConvertOptions(formats="tflite-float32", strings="flex",
+                                                                 golden=str(text_data / "golden.txt")))
+    m = res.manifest
+    art = m.artifact("tflite-float32")
+    assert art.ok and art.requires_flex, art
+    assert [(t.name, t.dtype) for t in m.inputs] == [("text", "string")]
+    assert m.text == {"mode": "flex", "kind": None, "tokenizer": None, "test_vectors": None, "golden_strings": None,
+                      "inputs": [{"name": "text", "shape": [None, 1], "dtype": "string"}], "artifacts_take": None,
+                      "sha256": {}}
+    assert not (tmp_path / "flex" / "tokenizer.json").exists()
