@@ -8,7 +8,8 @@ Standalone side, each a fresh process as a user or a CI script would run them:
   4. tensorflowjs_converter --input_format=tf_saved_model
   5. python -m tf2onnx.convert --saved-model --opset 17
 edgekit produces the same artifacts plus golden inputs, reference outputs and the manifest.
-Target (issue 17): edgekit takes at most 0.35x the standalone total; cold (--no-cache) and warm (the\nSavedModel export cached by an earlier round) are both measured.
+Target (issue 17): edgekit takes at most 0.35x the standalone total; cold (--no-cache) and warm (the
+SavedModel export cached by an earlier round) are both measured.
 Run: .venv/bin/python benchmarks/convert_vs_standalone.py [--repeat N]
 """
 
