@@ -143,6 +143,16 @@ def text_recipe(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def text_converted(text_recipe) -> Path:
+    """The text recipe converted (split at its TextVectorization layer): float32 TFLite and TF.js."""
+    from edgekit.convert import ConvertOptions, convert
+
+    out = text_recipe / "artifacts"
+    convert(text_recipe, out, ConvertOptions(formats="tflite-float32,tfjs"))
+    return out
+
+
 # The quantization-hostile model (tests/quant_debug/hostile.py): tests/quant_debug and tests/formats/test_int8_*.
 @pytest.fixture(scope="session")
 def hostile_path(model_dir) -> Path:

@@ -211,3 +211,15 @@ def written_reports_errors(root) -> dict[str, list[str]]:
             if errors:
                 bad[str(path)] = errors[:5]
     return bad
+
+
+def open_bundle_page(session, url: str, timeout_ms: int = 60_000):
+    """A web bundle's index.html in ``session`` (a BrowserSession), once its page says ready or error:
+    (page, page errors seen so far and later). Fails with the page's #error text unless it is ready."""
+    page = session.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(session.server.url(url + "index.html"))
+    page.wait_for_selector("body[data-state]", timeout=timeout_ms)
+    assert page.eval_on_selector("body", "b => b.dataset.state") == "ready", page.text_content("#error")
+    return page, errors

@@ -25,7 +25,10 @@ METADATA_REASON = ("not embedded in the .tflite: tflite-support (the maintained 
                    "protobuf<4 and cannot be installed with TensorFlow 2.19 (protobuf 5); this card is the "
                    "sidecar with the same facts")
 NO_LABELS = "- no labels were recorded: classes are numbered."
-_CTYPES = {"float32": 4, "int8": 1, "uint8": 1, "int32": 4}
+_CTYPES = {"float32": 4, "int8": 1, "uint8": 1, "int32": 4, "int64": 8}
+# Integer inputs that are not quantized values (token ids of a split text model): written as integers.
+_KOTLIN_IDS = {"int32": "inBuf.putInt(x.toInt())", "int64": "inBuf.putLong(x.toLong())"}
+_SWIFT_IDS = {"int32": "Int32", "int64": "Int64"}
 
 
 def _tensor(spec: mf.TensorSpec, q: mf.QuantParams | None, tensor_name: str | None) -> dict[str, Any]:
@@ -100,11 +103,23 @@ def build_mobile(src: Source, out: Path, opts: BundleOptions) -> tuple[list[str]
         (out / fname).parent.mkdir(parents=True, exist_ok=True)
         (out / fname).write_text(code, encoding="utf-8")
         snippets.append(fname)
-    (out / "README.md").write_text(_readme(card, opts.target, snippets), encoding="utf-8")
+    text_facts = _write_readme(src, out, opts.target, card, snippets)
     notes = []
     if len(m.inputs) > 1 or len(m.outputs) > 1:
         notes.append("the snippets feed the first input and read the first output; the card lists every tensor")
-    return notes, {"models": [e["id"] for e in models], "snippets": snippets}
+    text = {"text": text_facts} if text_facts else {}
+    return notes, {"models": [e["id"] for e in models], "snippets": snippets, **text}
+
+
+def _write_readme(src: Source, out: Path, target: str, card: dict[str, Any], snippets: list[str]) -> dict[str, Any]:
+    """README.md; for a split text model also its tokenizer files and sources (edgekit.bundle.text_mobile).
+    Returns the text facts ({} for other models)."""
+    from edgekit.bundle.text_mobile import add_text_parts
+
+    text_lines, text_facts = add_text_parts(src, out, target)
+    readme = _readme(card, target, snippets) + "".join(f"{line}\n" for line in text_lines)
+    (out / "README.md").write_text(readme, encoding="utf-8")
+    return text_facts
 
 
 def _class_name(entry: dict[str, Any]) -> str:
@@ -190,6 +205,8 @@ def kotlin(entry: dict[str, Any], card: dict[str, Any], prep: Any) -> str:
         lines += ["        // quantize: q = clip(round(x / scale) + zero_point)",
                   "        for (x in input) inBuf.put(((x / INPUT_SCALE).roundToInt() + INPUT_ZERO_POINT)"
                   f".coerceIn({lo}, {hi}).toByte())"]
+    elif tin["dtype"] in _KOTLIN_IDS:
+        lines += [f"        for (x in input) {_KOTLIN_IDS[tin['dtype']]}  // token ids, not real values"]
     else:
         lines += ["        for (x in input) inBuf.putFloat(x)"]
     lines += ["        inBuf.rewind()",
@@ -263,6 +280,9 @@ def swift(entry: dict[str, Any], card: dict[str, Any], prep: Any) -> str:
                   f"        let q: [{t}] = input.map {{ {t}(clamping: "
                   "Int(($0 / Self.inputScale).rounded()) + Self.inputZeroPoint) }",
                   "        let data = q.withUnsafeBufferPointer { Data(buffer: $0) }"]
+    elif tin["dtype"] in _SWIFT_IDS:
+        lines += [f"        let ids = input.map {{ {_SWIFT_IDS[tin['dtype']]}($0) }}  // token ids, not real values",
+                  "        let data = ids.withUnsafeBufferPointer { Data(buffer: $0) }"]
     else:
         lines += ["        let data = input.withUnsafeBufferPointer { Data(buffer: $0) }"]
     if entry["requires_state_reset"]:

@@ -93,6 +93,7 @@ def _engine_files(src: Source, out: Path, choice: Choice, onnx: mf.Artifact | No
     html = (APP_DIR / "index.html").read_text(encoding="utf-8").replace("<!-- edgekit:engine -->", head)
     (out / "index.html").write_text(html, encoding="utf-8")
     copy_file(APP_DIR / "app.js", out / "app.js")
+    copy_file(APP_DIR / "common.js", out / "common.js")
     return groups
 
 
@@ -109,6 +110,10 @@ def _tensor_config(art: mf.Artifact | None, key: str, side: str, k: int, name: s
 
 
 def build_web(src: Source, out: Path, opts: BundleOptions) -> tuple[list[str], dict[str, Any]]:
+    from edgekit.bundle.text import build_web_text, text_record
+
+    if text_record(src) is not None:  # a split text model: the text page (edgekit/bundle/text.py)
+        return build_web_text(src, out, opts)
     m = src.manifest
     name, h, w, c = _image_input(src)
     choice = choose(src, opts.runtime, opts.artifacts)
@@ -197,7 +202,8 @@ Browsers do not load wasm or models from `file://` URLs: serve the folder over H
 
 ## What is here
 
-- `index.html`, `app.js` (ES module, no build step), `app.json` (tensor names, shape, labels, preprocessing).
+- `index.html`, `app.js` (ES module, no build step; `common.js` holds what it shares with the text page), `app.json`
+  (tensor names, shape, labels, preprocessing).
 {model}{onnx}- `vendor/`: {versions}, copied from edgekit's pinned npm install.
 - `sample.png`: golden input #{cfg['sample']['golden_index']}; the source model says
   **{cfg['sample']['expected_label']}**.

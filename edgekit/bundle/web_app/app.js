@@ -2,23 +2,14 @@
 // app.json (written by `edgekit bundle`) says which tensors to feed and read, the input size, the
 // preprocessing (x = ((invert ? 255 - p : p) * scale - mean[c]) / std[c]) and the labels.
 
+import { fetchWhole, show, startTfjs, topK } from './common.js';
+
 const here = new URL('.', import.meta.url);
 
 async function loadConfig() {
   const resp = await fetch(new URL('app.json', here));
   if (!resp.ok) throw new Error(`app.json: HTTP ${resp.status}`);
   return resp.json();
-}
-
-// fetch() that has read the whole body when it resolves. tf.loadGraphModel requests every weight shard at
-// once and reads no body until all have answered: over HTTP/1.1 (six connections per host) seven or more
-// shards of the converter's default 4 MiB (a model over 24 MB) deadlock. Reading each as it arrives frees
-// its connection for the next.
-async function fetchWhole(url, init) {
-  const resp = await fetch(url, init);
-  if (!resp.ok) return resp;
-  const body = await resp.arrayBuffer();
-  return new Response(body, { status: resp.status, statusText: resp.statusText, headers: resp.headers });
 }
 
 function loadScript(url) {
@@ -62,11 +53,6 @@ export function toInput(source, cfg) {
     }
   }
   return out;
-}
-
-function topK(scores, cfg, k = 5) {
-  const idx = Array.from(scores.keys()).sort((a, b) => scores[b] - scores[a]).slice(0, k);
-  return idx.map((i) => ({ index: i, label: cfg.labels ? cfg.labels[i] : `class ${i}`, score: scores[i] }));
 }
 
 // LiteRT.js: one library instance per page (loadLiteRt may run once), then the .tflite through
@@ -126,15 +112,7 @@ export async function loadClassifier(engine = null, cfg = null) {
     };
   }
   const tf = self.tf;
-  tf.wasm.setWasmPaths(new URL('vendor/', here).href);
-  let backend = 'wasm';
-  try {
-    if (!(await tf.setBackend('wasm'))) throw new Error('wasm unavailable');
-  } catch (e) {
-    backend = 'cpu'; // every browser can run the pure-JS backend
-    await tf.setBackend('cpu');
-  }
-  await tf.ready();
+  const backend = await startTfjs(tf, new URL('vendor/', here).href);
   const model = await tf.loadGraphModel(new URL(cfg.models.tfjs, here).href, { fetchFunc: fetchWhole });
   return {
     cfg, backend: `TF.js (${backend})`,
@@ -147,22 +125,6 @@ export async function loadClassifier(engine = null, cfg = null) {
       return topK(scores, cfg);
     },
   };
-}
-
-function show(top, el) {
-  const best = top[0];
-  el.prediction.textContent = `${best.label} (${(best.score * 100).toFixed(1)}%)`;
-  el.prediction.dataset.label = best.label;
-  el.prediction.dataset.index = String(best.index);
-  el.scores.replaceChildren(...top.map((t) => {
-    const tr = document.createElement('tr');
-    for (const v of [t.label, t.score.toFixed(4)]) {
-      const td = document.createElement('td');
-      td.textContent = v;
-      tr.appendChild(td);
-    }
-    return tr;
-  }));
 }
 
 async function pictureFrom(file) {
