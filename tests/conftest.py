@@ -139,7 +139,8 @@ def text_recipe(tmp_path_factory) -> Path:
     from edgekit.train import TrainOptions, train
 
     out = tmp_path_factory.mktemp("text") / "recipe"
-    train("text-classifier", TrainOptions(out=out, overrides=["train.epochs=3", "data.per_class=200"]))
+    small = ["train.epochs=3", "data.per_class=200", "data.sequence_length=12", "model.units=8"]
+    train("text-classifier", TrainOptions(out=out, overrides=small))
     return out
 
 
@@ -149,7 +150,7 @@ def text_converted(text_recipe) -> Path:
     from edgekit.convert import ConvertOptions, convert
 
     out = text_recipe / "artifacts"
-    convert(text_recipe, out, ConvertOptions(formats="tflite-float32,tfjs"))
+    convert(text_recipe, out, ConvertOptions(formats="tflite-float32,tfjs", lstm="unroll"))
     return out
 
 
