@@ -18,6 +18,7 @@ export rebuilt. ``--no-cache`` bypasses it. Nothing evicts entries: delete the f
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -89,7 +90,9 @@ def _ensure_root() -> tuple[Path | None, str | None]:
 
 
 def fetch(base: Path, fields: dict[str, Any], dest: Path) -> bool:
-    """Copy the entry for ``fields`` to ``dest`` and check it; False (and ``dest`` absent) on a miss."""
+    """Copy the entry for ``fields`` to ``dest`` and check it; False (and ``dest`` absent) on a miss.
+
+    A full disk or an unwritable ``dest`` is not the entry's fault: that OSError propagates and the entry stays."""
     entry = base / digest(fields)[:2] / digest(fields)
     try:
         if entry.is_symlink() or not entry.is_dir():
@@ -97,15 +100,37 @@ def fetch(base: Path, fields: dict[str, Any], dest: Path) -> bool:
         meta = json.loads((entry / ENTRY).read_text(encoding="utf-8"))
         if not isinstance(meta, dict) or meta.get("key") != fields:
             raise ValueError("key mismatch")
-        shutil.copytree(entry / FOLDER, dest, symlinks=True)
-        links = [p for p in dest.rglob("*") if p.is_symlink()]
-        if links or sha256_path(dest) != meta.get("sha256"):
+        _copy_out(entry / FOLDER, dest)
+        if sha256_path(dest) != meta.get("sha256"):
             raise ValueError("content mismatch")
         return True
-    except (OSError, ValueError):  # unreadable, incomplete, tampered, or discarded by another convert meanwhile
+    except (OSError, ValueError) as e:  # unreadable, incomplete, tampered, or discarded by another convert meanwhile
         shutil.rmtree(dest, ignore_errors=True)
+        if isinstance(e, OSError) and _destination_fault(e, dest):
+            raise
         discard(entry)
         return False
+
+
+def _copy_out(src: Path, dest: Path) -> None:
+    """Copy an entry's folder; a symbolic link anywhere in it makes the entry invalid (ValueError)."""
+    if src.is_symlink():
+        raise ValueError("symbolic link")
+    dest.mkdir()
+    for path in sorted(src.rglob("*")):
+        target = dest / path.relative_to(src)
+        if path.is_symlink():
+            raise ValueError(f"symbolic link {path.name}")
+        if path.is_dir():
+            target.mkdir()
+        else:
+            shutil.copyfile(path, target)
+
+
+def _destination_fault(e: OSError, dest: Path) -> bool:
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return e.errno in (errno.EACCES, errno.EPERM, errno.EROFS) and str(e.filename or "").startswith(str(dest))
 
 
 def discard(entry: Path) -> None:

@@ -152,3 +152,25 @@ def test_no_cache_flag(cache, tmp_path, mlp_path, mlp_calibration) -> None:
                                    "saved_model", "--calibration", str(mlp_calibration), "--no-cache", "--quiet"])
     assert res.exit_code == 0, res.output
     assert load(tmp_path / "o").artifacts[0].extra["export_cache"] == ec.OFF and not cache.exists()
+
+
+def test_a_full_disk_while_copying_out_keeps_the_entry(cache, tmp_path, monkeypatch) -> None:
+    """ENOSPC writing the staging copy is the disk's fault, not the entry's: it propagates (convert turns it into
+    its 'no space left' error) and the good entry stays for the next run."""
+    import errno
+    import shutil
+
+    base = ec._ensure_root()[0]
+    fields = ec.key(_source())
+    ec.store(base, fields, _exported(tmp_path / "exported"))
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(shutil, "copyfile", full)
+    with pytest.raises(OSError) as e:
+        ec.fetch(base, fields, tmp_path / "out")
+    assert e.value.errno == errno.ENOSPC
+    monkeypatch.undo()
+    monkeypatch.setenv(ec.ENV, str(cache))
+    assert ec.fetch(base, fields, tmp_path / "out")
