@@ -79,6 +79,35 @@ def test_web_text_bundle_refuses_litert(text_converted, tmp_path) -> None:
     assert not (tmp_path / "w").exists()
 
 
+def _syntax_errors(paths: list[Path]) -> dict[str, list[tuple[int, str]]]:
+    """Kotlin/Swift files that do not parse (tree-sitter grammars: syntax only, no types; no compiler here)."""
+    import importlib.util
+
+    mods = ("tree_sitter", "tree_sitter_kotlin", "tree_sitter_swift")
+    missing = [m for m in mods if importlib.util.find_spec(m) is None]
+    require(not missing, f"{', '.join(missing)} not installed (the dev extra)")
+    import tree_sitter
+    import tree_sitter_kotlin
+    import tree_sitter_swift
+
+    grammars = {".kt": tree_sitter_kotlin.language(), ".swift": tree_sitter_swift.language()}
+    bad: dict[str, list[tuple[int, str]]] = {}
+    for path in paths:
+        stack = [tree_sitter.Parser(tree_sitter.Language(grammars[path.suffix])).parse(path.read_bytes()).root_node]
+        while stack:
+            node = stack.pop()
+            if node.type == "ERROR" or node.is_missing:
+                bad.setdefault(path.name, []).append((node.start_point[0] + 1, node.text.decode()[:40]))
+            stack.extend(node.children)
+    return bad
+
+
+def test_syntax_check_finds_broken_code(tmp_path) -> None:
+    (tmp_path / "Broken.kt").write_text("class A { fun f( { }\n")
+    (tmp_path / "Broken.swift").write_text("final class A { func f( -> }\n")
+    assert set(_syntax_errors([tmp_path / "Broken.kt", tmp_path / "Broken.swift"])) == {"Broken.kt", "Broken.swift"}
+
+
 @pytest.mark.parametrize("target,lang,sources", [
     ("android", "Kotlin", ("kotlin/EdgekitTokenizer.kt", "kotlin/test/EdgekitTokenizerTest.kt")),
     ("ios", "Swift", ("swift/EdgekitTokenizer.swift", "swift/Tests/EdgekitTokenizerTests.swift"))])
@@ -96,5 +125,6 @@ def test_mobile_text_bundle_ships_tokenizer_and_vectors(text_converted, tmp_path
     readme = (out / "README.md").read_text()
     assert "Not compiled here" in readme and "tokenizer_test_vectors.json" in readme
     code = "\n".join((out / p).read_text() for p in res.facts["snippets"])
+    assert _syntax_errors(sorted(out.rglob("*.kt")) + sorted(out.rglob("*.swift"))) == {}
     ints = ("putInt(x.toInt())", "putLong(x.toLong())") if target == "android" else ("Int32($0)", "Int64($0)")
     assert any(s in code for s in ints)  # ids go in as integers, not as float bits
