@@ -139,7 +139,9 @@ def check_shape(what: str, spec: mf.TensorSpec, arr: np.ndarray) -> None:
     if not ok:
         raise InputError(f"{what} {spec.name!r} has shape {list(arr.shape)}; the signature says {want} "
                          "(first axis: samples). Give golden data that matches the model")
-    if arr.dtype.kind not in "fiub":
+    if spec.dtype == "string" and arr.dtype.kind != "U":  # a text model kept whole (--strings flex)
+        raise InputError(f"{what} {spec.name!r} has dtype {arr.dtype}; expected strings")
+    if spec.dtype != "string" and arr.dtype.kind not in "fiub":
         raise InputError(f"{what} {spec.name!r} has dtype {arr.dtype}; expected numbers ({spec.dtype})")
 
 

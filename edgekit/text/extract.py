@@ -84,8 +84,8 @@ def spec_from_layer(layer: Any, input_tensor: Any, input_name: str, output_tenso
            "vocabulary": vocabulary, "oov_token": oov, "oov_id": vocabulary.index(oov),
            "mask_token": mask, "padding_id": 0, "output_mode": output_mode,
            "output": _tensor_io(output_name, output_tensor).model_dump(), **fields}
-    if output_mode != "int":
-        doc["output"]["dtype"] = "float32"
+    if output_mode != "int":  # one vector per sample at run time, whatever Keras' symbolic shape says
+        doc["output"].update(dtype="float32", shape=[None, doc["output"]["shape"][-1]])
     return parse_spec(doc, f"layer '{layer.name}'")
 
 

@@ -113,6 +113,13 @@ def split_model(model: Any, string_inputs: list[mf.TensorSpec]) -> tuple[TextSpl
         raise InputError(f"layer '{layer.name}' has output_sequence_length None: its output length changes with "
                          "each batch, and the numeric model needs a fixed one; set output_sequence_length on the "
                          "layer, or convert with --strings flex")
+    symbolic = [None if d is None else int(d) for d in out.shape]
+    if spec.output_mode != "int" and len(symbolic) != 2:
+        raise InputError(f"layer '{layer.name}' has output_mode {spec.output_mode} on a {spec.input.shape} input: "
+                         f"Keras builds the rest of the model for {symbolic} but the layer gives [None, "
+                         f"{spec.output.shape[-1]}] at run time, so the model cannot be cut exactly; give the model "
+                         "a rank-1 string input (keras.Input(shape=(), dtype='string')), or convert with --strings "
+                         "flex")
     ids = keras.Input(shape=tuple(spec.output.shape[1:]), dtype=_keras_dtype(spec), name=IDS_INPUT)
     try:
         if isinstance(model, keras.Sequential):

@@ -201,3 +201,26 @@ def test_strings_flex_keeps_the_whole_model(sentiment, text_data, tmp_path):
                       "inputs": [{"name": "text", "shape": [None, 1], "dtype": "string"}], "artifacts_take": None,
                       "sha256": {}}
     assert not (tmp_path / "flex" / "tokenizer.json").exists()
+    # validate reads string golden inputs (it refused them: "has dtype <U65; expected numbers (string)"); LiteRT
+    # has no Flex delegate, so its row is an error that says so
+    from edgekit.validate import ValidateOptions, validate
+
+    report = validate(res.out, ValidateOptions(report_dir=tmp_path / "r", threads=1))
+    [row] = report["results"]
+    assert (row["runtime"], row["status"]) == ("litert", "error") and "Flex delegate" in row["reason"]
+
+
+def test_a_modified_tokenizer_is_refused_by_validate(sentiment, tmp_path):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from edgekit.cli import app
+
+    _, out = sentiment
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy, ignore=shutil.ignore_patterns("report"))
+    spec = copy / "tokenizer.json"
+    spec.write_text(spec.read_text().replace('"[UNK]"', '"[OOV]"'))
+    res = CliRunner().invoke(app, ["validate", str(copy), *FAST])
+    assert_bad_input(res, "tokenizer 'tokenizer.json' does not match its sha256")
