@@ -79,6 +79,10 @@ def print_convert_summary(result: Any) -> None:
             + ([f"io {a.quantization['inputs'][0].dtype}"] if a.quantization["inputs"] else []))
         t.add_row(a.id, status, human_bytes(a.bytes), f"{a.seconds or 0:.1f}s", notes or "")
     out_console.print(t)
+    if m.text and m.text.get("mode") == "split":  # a text model (docs/text.md)
+        ids = m.inputs[0]
+        out_console.print(f"text model split: {m.text.get('tokenizer')} ({m.text.get('kind')}) tokenizes in the app; "
+                          f"the artifacts take {ids.name} ({ids.dtype} {ids.shape})", markup=False, soft_wrap=True)
     for a in m.artifacts:  # --int8-max-drop: what the search chose (edgekit/formats/int8_budget.py)
         if a.extra.get("int8_search"):
             out_console.print(f"{a.id}: {a.extra['int8_search'].get('summary', '')}", markup=False, soft_wrap=True)

@@ -187,6 +187,17 @@ def test_string_model_without_data_is_one_line(sentiment, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+def test_convert_summary_says_the_model_was_split(sentiment, capsys):
+    from edgekit.console import print_convert_summary
+    from edgekit.convert import ConvertResult
+
+    _, out = sentiment
+    print_convert_summary(ConvertResult(out=out, manifest=load_manifest(out), seconds=1.0))
+    text = " ".join(capsys.readouterr().out.split())
+    assert "text model split: tokenizer.json (text_vectorization) tokenizes in the app" in text
+    assert "the artifacts take token_ids (int32 [None, 10])" in text
+
+
 def test_strings_flex_keeps_the_whole_model(sentiment, text_data, tmp_path):
     from edgekit.convert import ConvertOptions, convert
 
