@@ -3,8 +3,8 @@
 tensorflowjs converts graphs that TF.js then cannot execute (a fusion or an op a backend lacks: "FusedConv2D
 only supports rank-1 bias but got rank 4" on wasm, Keras 3's While/TensorList loop on every backend), so
 convert used to say ``tfjs: ok`` and validate found out. Right after converting, this check runs the first
-golden sample on TF.js's two Node backends, wasm (what validate, the browser and the web bundle use) and cpu,
-in two Node processes started together (about the wall time of one: ~0.7 s on a tiny model), and records
+golden sample on TF.js's two Node backends in turn, wasm (what validate, the browser and the web bundle use)
+and cpu, in one Node process (runner.js's ``check_backends`` job: one Node start per conversion), and records
 the outcome in the artifact's typed ``run_check`` (docs/manifest.md):
 
 * ``runnable``: both backends ran it and agree with the source model;
@@ -19,7 +19,6 @@ the outcome in the artifact's typed ``run_check`` (docs/manifest.md):
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -35,18 +34,6 @@ GROSS = 0.1  # relative to max(1, max |reference|): float rounding and uint8 wei
 TIMEOUT_S = 120.0
 # validate's runtimes that execute each backend's kernels (tfjs-browser-gpu runs WebGL/WebGPU: not checked).
 RUNTIMES = {"wasm": ("tfjs-wasm", "tfjs-browser-wasm"), "cpu": ("tfjs-cpu",)}
-
-
-def _run(path: Path, sample: dict[str, np.ndarray], ins: list[str], outs: list[str], backend: str) -> Any:
-    """One sample on one backend: the runner's result, or the exception it raised."""
-    from edgekit.runtimes.tfjs_node import TfjsNodeRunner
-
-    try:
-        return TfjsNodeRunner({"backend": backend}).run(
-            path, sample, ins, outs, backend=backend, runs=0, warmup=0, min_time=0.0, max_time=5.0,
-            warmup_min_time=0.0, timeout=TIMEOUT_S)
-    except EdgekitError as e:
-        return e
 
 
 def _diff(ctx: Any, outs: list[str], result: Any) -> tuple[float, bool] | None:
@@ -70,7 +57,7 @@ def _diff(ctx: Any, outs: list[str], result: Any) -> tuple[float, bool] | None:
 def check(ctx: Any, path: Path, art: Artifact, sample: dict[str, np.ndarray]) -> str:
     """Run the check on ``art`` (written at ``path``); set ``art.run_check`` (and its status when nothing runs
     it). Returns the ``extra["load_check"]`` line. Raises InputError when Node cannot even load the model."""
-    from edgekit.runtimes.tfjs_node import unavailable_reason
+    from edgekit.runtimes.tfjs_node import TfjsNodeRunner, unavailable_reason
 
     t0 = time.perf_counter()
     why = unavailable_reason() or ("" if sample else "no golden sample to run")
@@ -80,11 +67,12 @@ def check(ctx: Any, path: Path, art: Artifact, sample: dict[str, np.ndarray]) ->
     names = art.io_names or {}
     ins, outs = list(names.get("inputs") or sample), list(names.get("outputs") or [])
     feeds = {k: v[:1] for k, v in sample.items()}
-    with ThreadPoolExecutor(len(BACKENDS), thread_name_prefix="edgekit-tfjs-check") as ex:
-        results = dict(zip(BACKENDS, ex.map(lambda b: _run(path, feeds, ins, outs, b), BACKENDS), strict=True))
-    bad = next((r for r in results.values() if isinstance(r, InputError)), None)
-    if bad is not None:  # runner.js: the model files (or inputs) cannot be loaded: the artifact is unusable
-        raise bad
+    try:  # runner.js exits 2 (InputError) when the model files cannot be loaded: the artifact is unusable
+        results: dict[str, Any] = TfjsNodeRunner().check(path, feeds, ins, outs, BACKENDS, timeout=TIMEOUT_S)
+    except InputError:
+        raise
+    except EdgekitError as e:  # Node crashed or timed out: no verdict on the artifact
+        results = dict.fromkeys(BACKENDS, EdgekitError(f"{SKIPPED}: {first_line(e)}"))
     art.run_check = record(ctx, art, outs, results)
     art.run_check.seconds = round(time.perf_counter() - t0, 3)
     return _load_line(results)
@@ -96,7 +84,7 @@ def record(ctx: Any, art: Artifact, outs: list[str], results: dict[str, Any]) ->
     diffs: list[tuple[float, bool] | None] = []
     for b, r in results.items():
         if isinstance(r, EdgekitError):
-            timed_out = "did not finish within" in str(r) or "deadline" in str(r)
+            timed_out = str(r).startswith(SKIPPED) or "deadline" in str(r)
             backends[b] = f"{SKIPPED}: {first_line(r)}" if timed_out else first_line(r)
         else:
             backends[b] = RAN

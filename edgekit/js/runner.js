@@ -10,7 +10,8 @@
 //     "output_names": ["Identity:0"],          signature keys or tensor names, fetched in this order
 //     "runs": 50, "warmup": 5, "min_time": 1.0, "max_time": 30.0, "warmup_min_time": 0.25,
 //     "out_dir": "/abs/out",                   must exist; outputs + result.json go here
-//     "deadline_s": 300 }                      give up (exit non-zero) after this long
+//     "deadline_s": 300,                       give up (exit non-zero) after this long
+//     "check_backends": ["wasm", "cpu"] }      optional: run the job on each in turn (convert's run check)
 //
 // Tensors cross the process boundary as raw little-endian float32/int32 files plus a JSON header
 // because Node has no .npz reader. Each input's leading axis is the golden sample axis: sample i is
@@ -369,6 +370,41 @@ async function main() {
     job.deadline_s * 1000).unref();
   if (os.endianness() !== 'LE') throw new RunnerError('runtime', 'the tensor exchange format is little-endian only');
   if (!fs.existsSync(job.out_dir)) throw new RunnerError('bad_job', `out_dir ${job.out_dir} does not exist`);
+  if (job.check_backends != null) {
+    await checkBackends(job);
+  } else {
+    const { result, resultPath } = await runJob(job);
+    process.stdout.write(JSON.stringify({ ok: true, result: resultPath, p50_ms: result.latency.p50_ms ?? null }) + '\n');
+  }
+  process.exit(0);
+}
+
+// edgekit convert's TF.js run check (edgekit/formats/tfjs_check.py): the job on each backend in turn, in this one
+// process (one Node start per conversion). A backend that cannot run the model is recorded, not fatal; a model
+// or input that cannot be used at all still exits 2. Writes OUT/BACKEND/ as a plain job would, and OUT/check.json.
+async function checkBackends(job) {
+  const backends = job.check_backends;
+  if (!Array.isArray(backends) || !backends.length || backends.some((b) => !['wasm', 'cpu'].includes(b))) {
+    throw new RunnerError('bad_job', `"check_backends" must list "wasm"/"cpu"; received ${JSON.stringify(backends)}`);
+  }
+  const outcome = {};
+  for (const backend of backends) {
+    const out = path.join(job.out_dir, backend);
+    fs.mkdirSync(out, { recursive: true });
+    try {
+      await runJob({ ...job, backend, out_dir: out });
+      outcome[backend] = { ok: true };
+    } catch (e) {
+      if (e instanceof RunnerError && BAD_INPUT_KINDS.has(e.kind)) throw e;
+      const message = e && e.message ? e.message : String(e);
+      outcome[backend] = { ok: false, kind: e instanceof RunnerError ? e.kind : 'runtime', error: message.split('\n')[0] };
+    }
+  }
+  fs.writeFileSync(path.join(job.out_dir, 'check.json'), JSON.stringify(outcome));
+  process.stdout.write(JSON.stringify({ ok: true, check: outcome }) + '\n');
+}
+
+async function runJob(job) {
   const notes = [];
 
   const inputs = job.inputs.map((spec) => ({ ...spec, data: readInput(spec) }));
@@ -533,8 +569,7 @@ async function main() {
   };
   const resultPath = path.join(job.out_dir, 'result.json');
   fs.writeFileSync(resultPath, JSON.stringify(result, null, 1));
-  process.stdout.write(JSON.stringify({ ok: true, result: resultPath, p50_ms: result.latency.p50_ms ?? null }) + '\n');
-  process.exit(0);
+  return { result, resultPath };
 }
 
 main().catch(fail);

@@ -196,6 +196,16 @@ def _read_result(out_dir: Path, backend: str) -> tuple[dict[str, Any], dict[str,
     return result, outputs, np.fromfile(result["samples_file"], dtype="<f8")
 
 
+def _result(result: dict[str, Any], outputs: dict[str, np.ndarray], samples: np.ndarray, backend: str) -> TfjsResult:
+    return TfjsResult(
+        outputs=outputs, stats=result["latency"], samples_ms=samples, backend=backend,
+        threads=int(result["threads"]), load_ms=result["load_ms"], backend_init_ms=result["backend_init_ms"],
+        first_ms=result["first_ms"], warmup=result["warmup"], infer_ms=result.get("infer_ms"),
+        peak_rss_mb=result["peak_rss_mb"], versions=result["versions"], execute_mode=result["execute_mode"],
+        notes=list(result.get("notes") or []),
+    )
+
+
 class TfjsNodeRunner(OutOfProcessRunner):
     """TF.js in Node.js; ``options["backend"]`` is ``wasm`` (default) or ``cpu``."""
 
@@ -263,13 +273,31 @@ class TfjsNodeRunner(OutOfProcessRunner):
             _call_node(job_path, backend, timeout)
             result, outputs, samples = _read_result(out_dir, backend)
 
-        return TfjsResult(
-            outputs=outputs, stats=result["latency"], samples_ms=samples, backend=backend,
-            threads=int(result["threads"]), load_ms=result["load_ms"], backend_init_ms=result["backend_init_ms"],
-            first_ms=result["first_ms"], warmup=result["warmup"], infer_ms=result.get("infer_ms"),
-            peak_rss_mb=result["peak_rss_mb"], versions=result["versions"], execute_mode=result["execute_mode"],
-            notes=list(result.get("notes") or []),
-        )
+        return _result(result, outputs, samples, backend)
+
+    def check(self, model_dir: Path, golden_inputs: dict[str, np.ndarray], input_names: list[str],
+              output_names: list[str], backends: tuple[str, ...] = BACKENDS,
+              timeout: float = 120.0) -> dict[str, TfjsResult | EdgekitError]:
+        """Convert's run check: the golden samples on each backend in turn, in one node process, no timing loop.
+
+        Returns per backend its result or why it could not run the model; raises InputError when the model
+        files or inputs cannot be used at all, EdgekitError when Node is missing, crashed or timed out."""
+        reason = unavailable_reason()
+        if reason:
+            raise EdgekitError(f"TF.js in Node is unavailable: {reason}")
+        with tempfile.TemporaryDirectory(prefix="edgekit-tfjs-check-") as tmp:
+            work = Path(tmp)
+            (work / "out").mkdir()
+            job = {"model_dir": str(Path(model_dir).resolve()), "backend": backends[0],
+                   "check_backends": list(backends),
+                   "inputs": _write_inputs(work, input_names, _order_inputs(golden_inputs, input_names)),
+                   "output_names": list(output_names), "runs": 0, "warmup": 0, "min_time": 0.0, "max_time": 5.0,
+                   "warmup_min_time": 0.0, "out_dir": str(work / "out"), "deadline_s": max(1.0, timeout - 2.0)}
+            (work / "job.json").write_text(json.dumps(job), encoding="utf-8")
+            _call_node(work / "job.json", "+".join(backends), timeout)
+            outcome = json.loads((work / "out" / "check.json").read_text(encoding="utf-8"))
+            return {b: _result(*_read_result(work / "out" / b, b), b) if outcome[b]["ok"] else
+                    EdgekitError(f"TF.js ({b}) in Node: {outcome[b]['error']}") for b in backends}
 
     def run_job(self, job: Job) -> JobResult:
         """The worker entry point: translate a Job into run() and its result into the job's files."""

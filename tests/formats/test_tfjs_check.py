@@ -48,7 +48,7 @@ def test_record_statuses_from_each_backends_outcome() -> None:
     rc = tfjs_check.record(CTX, art, ["y"], {"wasm": _ran([[0.2, 0.8]]), "cpu": _ran([[np.nan, 0.8]])})
     assert rc.status == "mismatch" and rc.max_abs_diff is None  # NaN: gross, and no number JSON can hold
 
-    timeout = EdgekitError("TF.js (wasm) in Node did not finish within 120 s")
+    timeout = EdgekitError("not checked: TF.js (wasm+cpu) in Node did not finish within 120 s")
     rc = tfjs_check.record(CTX, art, ["y"], {"wasm": timeout, "cpu": timeout})
     assert rc.status == "skipped" and art.ok and "did not finish" in rc.reason  # a slow machine is no verdict
 
@@ -93,27 +93,31 @@ def test_a_graph_tfjs_cannot_run_is_not_runnable(lstm_prepared, tmp_path) -> Non
     assert (ctx.staging / art.path / "model.json").is_file()  # converted: the files stay
 
 
-def test_validate_reports_what_the_check_recorded_without_running_it(converted_mlp, tmp_path) -> None:
+def test_validate_reports_what_the_check_recorded_without_running_it(converted_mlp, tmp_path, monkeypatch) -> None:
     """A backend convert found unable to run the artifact is an error row with convert's reason (not rerun)."""
     import json
     import shutil
 
+    from edgekit import validate as validate_mod
     from edgekit.bench import BenchSettings
-    from edgekit.validate import ValidateOptions, validate
 
-    _node()
     folder = tmp_path / "mlp"
     shutil.copytree(converted_mlp.out, folder)
     doc = json.loads((folder / "manifest.json").read_text())
     tfjs_doc = next(a for a in doc["artifacts"] if a["id"] == "tfjs")
     tfjs_doc["run_check"] = {"status": "partly-runnable", "backends": {"wasm": "op Foo not supported", "cpu": "ran"}}
     (folder / "manifest.json").write_text(json.dumps(doc))
+    # Only the rows the record answers: the others (which would start workers) are made unavailable here.
+    monkeypatch.setattr(validate_mod, "unavailable_reason",
+                        lambda runtime, kind: None if runtime in ("tfjs-wasm", "tfjs-browser-wasm") else "not here")
     quick = BenchSettings(runs=1, warmup=0, min_time=0.0, max_time=1.0, warmup_min_time=0.0)
-    rep = validate(folder, ValidateOptions(artifacts=["tfjs"], threads=1, bench=quick, report_dir=tmp_path / "r1"))
+    rep = validate_mod.validate(folder, validate_mod.ValidateOptions(artifacts=["tfjs"], threads=1, bench=quick,
+                                                                     report_dir=tmp_path / "r", ci=False))
     rows = {r["runtime"]: r for r in rep["results"]}
-    assert rows["tfjs-wasm"]["status"] == "error" and rows["tfjs-wasm"]["wall_s"] is None
-    assert "convert's TF.js check found the wasm backend cannot run it (op Foo" in rows["tfjs-wasm"]["reason"]
-    assert rows["tfjs-cpu"]["status"] == "pass"
+    for rt in ("tfjs-wasm", "tfjs-browser-wasm"):
+        assert rows[rt]["status"] == "error" and rows[rt]["wall_s"] is None, rows[rt]
+        assert "convert's TF.js check found the wasm backend cannot run it (op Foo" in rows[rt]["reason"]
+    assert rows["tfjs-cpu"]["status"] == "unavailable"
 
     # An artifact no backend runs: listed under not_produced with its status, and said so in words.
     from edgekit.report import not_produced_text
