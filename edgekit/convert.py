@@ -217,7 +217,8 @@ def _build(model: Path, kind: str, staging: Path, opts: ConvertOptions, targets:
 
     notify("load", "running", None)
     source, loaded = src.load(model, kind, input_shapes, trust=opts.trust_source)
-    split, source = text_split.split_source(source, opts.strings)  # docs/text.md
+    strings = text_split.strings_mode(opts.strings, {t.format for t in targets})
+    split, source = text_split.split_source(source, strings)  # docs/text.md
     loaded = source.keras_model if split is not None else loaded
     sm_dir = staging / TARGETS["saved_model"].path
     warnings: list[str] = list(notices)  # stale staging folders removed (a killed earlier run)
@@ -255,8 +256,7 @@ def _build(model: Path, kind: str, staging: Path, opts: ConvertOptions, targets:
         labels=labels,
         preprocessing=preprocessing,
         warnings=warnings + (calib.warnings if calib is not None else []),
-        text=split.write(staging, raw_golden) if split is not None else text_split.flex_record(sig_inputs,
-                                                                                               opts.strings),
+        text=split.write(staging, raw_golden) if split is not None else text_split.flex_record(sig_inputs, strings),
     )
     mf.save(manifest, staging)
     return manifest

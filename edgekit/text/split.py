@@ -150,6 +150,12 @@ def _keras_dtype(spec: TokenizerSpec) -> str:
     return "int32" if spec.output_mode == "int" else "float32"
 
 
+def strings_mode(strings: str, formats: set[str]) -> str:
+    """--strings flex applies to TFLite only: without a tflite target it has no effect (convert warns) and the
+    model is split as usual."""
+    return "flex" if strings == "flex" and "tflite" in formats else "split"
+
+
 def split_source(source: Any, strings: str) -> tuple[TextSplit | None, Any]:
     """(the split, the source to convert): the numeric model when the Keras model starts with a text/lookup
     layer and ``--strings split``; the source unchanged otherwise."""

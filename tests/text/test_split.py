@@ -7,7 +7,7 @@ import pytest
 
 from edgekit.errors import InputError
 from edgekit.manifest import TensorSpec
-from edgekit.text.split import split_model
+from edgekit.text.split import split_model, strings_mode
 from edgekit.text.tokenize import tokenize
 
 TEXTS = ["the cat sat", "a dog ran", "The CAT, again!", "", "猫 🙂"]
@@ -53,3 +53,9 @@ def test_a_model_without_a_text_layer_is_not_split():
 
     inp = keras.Input(shape=(3,))
     assert split_model(keras.Model(inp, keras.layers.Dense(1)(inp)), [TensorSpec("x", [None, 3], "float32")]) is None
+
+
+def test_strings_flex_applies_to_tflite_only():
+    assert strings_mode("flex", {"tflite", "onnx"}) == "flex"
+    assert strings_mode("flex", {"onnx", "tfjs"}) == "split"  # convert warns that --strings has no effect
+    assert strings_mode("split", {"tflite"}) == "split"
