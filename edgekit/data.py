@@ -174,7 +174,7 @@ def check_dataset(ds: DataSet, inputs: list[TensorSpec], what: str) -> None:
                              f"expects {list(t.shape[1:])} (None = any); reshape or resize the data")
         _check_kind(a, t, what, ds.source)
         if t.dtype == "string":
-            ds.arrays[t.name] = a.astype(str) if a.dtype.kind == "S" else a
+            ds.arrays[t.name] = text_data.decoded(a, f"--{what} {ds.source}: input {t.name!r}")
             counts.add(a.shape[0])
             continue
         if a.dtype.kind == "f" and not np.isfinite(a).all():

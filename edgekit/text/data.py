@@ -74,3 +74,14 @@ def random_refusal(name: str, what: str) -> InputError:
     """A string input never gets random data: there is no random text worth validating on."""
     return InputError(f"input {name!r} takes strings and edgekit does not invent random text ({what} data): give "
                       f"--golden DATA (and --calibration DATA for int8) with real samples: {DATA_HINT}")
+
+
+def decoded(a: np.ndarray, where: str) -> np.ndarray:
+    """A unicode array: bytes arrays (dtype S) are decoded as UTF-8."""
+    if a.dtype.kind != "S":
+        return a
+    try:
+        return np.char.decode(a, "utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{where} holds bytes that are not UTF-8 ({e.reason} at byte {e.start}); save the text "
+                         "as UTF-8") from None

@@ -59,3 +59,18 @@ def test_strings_flex_applies_to_tflite_only():
     assert strings_mode("flex", {"tflite", "onnx"}) == "flex"
     assert strings_mode("flex", {"onnx", "tfjs"}) == "split"  # convert warns that --strings has no effect
     assert strings_mode("split", {"tflite"}) == "split"
+
+
+def test_integer_lookup_model_splits():
+    import keras
+    import tensorflow as tf
+
+    inp = keras.Input(shape=(1,), dtype="int64", name="code")
+    x = keras.layers.IntegerLookup(vocabulary=[3, 5, 8, 13])(inp)
+    model = keras.Model(inp, keras.layers.Dense(2)(keras.layers.Flatten()(keras.layers.Embedding(5, 3)(x))))
+    split, numeric = split_model(model, [TensorSpec("code", [None, 1], "int64")])
+    codes = np.array([[3], [4], [13], [0], [-1]])
+    assert split.spec.kind == "integer_lookup" and split.spec.vocabulary == [-1, 3, 5, 8, 13]
+    ids = tokenize(split.spec, codes).astype(split.numeric_inputs[0].dtype)
+    assert ids.ravel().tolist() == [1, 0, 4, 0, 0]
+    np.testing.assert_allclose(np.asarray(numeric(ids)), np.asarray(model(tf.constant(codes))), atol=1e-6)

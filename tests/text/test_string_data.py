@@ -64,3 +64,12 @@ def test_csv_column_and_labels(tmp_path):
         load_dataset(str(tmp_path / "other.csv"), TEXT, "golden")
     (tmp_path / "one.csv").write_text("review\nok\nfine\n", encoding="utf-8")
     assert load_dataset(str(tmp_path / "one.csv"), TEXT, "golden").arrays["text"][:, 0].tolist() == ["ok", "fine"]
+
+
+def test_bytes_arrays_are_utf8(tmp_path):
+    np.save(tmp_path / "b.npy", np.array([["caf\xc3\xa9".encode("latin-1")], [b"ok"]]))
+    ds = load_dataset(str(tmp_path / "b.npy"), TEXT, "golden")
+    assert ds.arrays["text"][:, 0].tolist() == ["café", "ok"]
+    np.save(tmp_path / "bad.npy", np.array([[b"\xff\xfe"]]))
+    with pytest.raises(InputError, match="not UTF-8"):
+        load_dataset(str(tmp_path / "bad.npy"), TEXT, "golden")
