@@ -12,7 +12,7 @@ owned by them, not writable by group or others, outside site-packages; otherwise
 says why in a warning. Entries are written into a temporary sibling and renamed into place complete (entry.json
 included), so a reader never sees half an entry and concurrent converts are safe (the first rename wins). A hit
 is copied out and the copy's sha256 checked against entry.json: a corrupt or tampered entry is discarded and the
-export rebuilt. ``--no-cache`` bypasses it. Nothing evicts entries: delete the folder to reclaim the space.
+export rebuilt. ``--no-cache`` bypasses it. Past MAX_ENTRIES the least recently used entries are removed.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from edgekit import __version__
 from edgekit.manifest import sha256_path
 
 FORMAT = 1  # bump when the entry layout or the key's contents change
+MAX_ENTRIES = 24  # the least recently used beyond this are removed after each store (a MobileNetV2 entry: ~7 MB)
 ENTRY = "entry.json"
 FOLDER = "saved_model"
 ENV = "EDGEKIT_EXPORT_CACHE_DIR"
@@ -79,7 +80,7 @@ def unusable_reason(folder: Path) -> str | None:
     return None
 
 
-def _ensure_root() -> tuple[Path | None, str | None]:
+def ensure_root() -> tuple[Path | None, str | None]:
     base = root()
     try:
         base.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -103,6 +104,8 @@ def fetch(base: Path, fields: dict[str, Any], dest: Path) -> bool:
         _copy_out(entry / FOLDER, dest)
         if sha256_path(dest) != meta.get("sha256"):
             raise ValueError("content mismatch")
+        with contextlib.suppress(OSError):
+            os.utime(entry)  # most recently used: the last to be pruned
         return True
     except (OSError, ValueError) as e:  # unreadable, incomplete, tampered, or discarded by another convert meanwhile
         shutil.rmtree(dest, ignore_errors=True)
@@ -161,6 +164,23 @@ def store(base: Path, fields: dict[str, Any], exported: Path) -> None:
         with contextlib.suppress(OSError):
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
+    prune(base)
+
+
+def prune(base: Path, keep: int | None = None) -> None:
+    """Remove the least recently used entries beyond ``keep`` (MAX_ENTRIES). A convert copying one out at that
+    moment finds it gone and exports instead."""
+    keep = MAX_ENTRIES if keep is None else keep
+
+    def used(p: Path) -> float:
+        try:
+            return p.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    entries = sorted((p for p in base.glob("??/*") if not p.name.startswith(".")), key=used, reverse=True)
+    for old in entries[keep:]:
+        discard(old)
 
 
 def export(source: Any, model: Any, out: Path, use: bool, warnings: list[str]) -> str:
@@ -170,7 +190,7 @@ def export(source: Any, model: Any, out: Path, use: bool, warnings: list[str]) -
     if not use:
         export_saved_model(source, model, out)
         return OFF
-    base, reason = _ensure_root()
+    base, reason = ensure_root()
     if base is None:
         warnings.append(f"the SavedModel export cache is not used: {reason} (a SavedModel is code: the cache must "
                         f"be your own folder; set {ENV} to one)")

@@ -50,7 +50,7 @@ def test_a_changed_source_signature_or_version_is_another_key(monkeypatch) -> No
 
 
 def test_store_then_fetch_copies_the_same_bytes(cache, tmp_path) -> None:
-    base, why = ec._ensure_root()
+    base, why = ec.ensure_root()
     assert why is None and base == cache and (cache.stat().st_mode & 0o077) == 0
     fields = ec.key(_source())
     assert not ec.fetch(base, fields, tmp_path / "out0")
@@ -65,7 +65,7 @@ def test_store_then_fetch_copies_the_same_bytes(cache, tmp_path) -> None:
 
 @pytest.mark.parametrize("damage", ["flip", "drop_entry", "extra_file", "symlink", "other_key", "half_written"])
 def test_a_damaged_entry_is_a_miss_and_is_discarded(cache, tmp_path, damage) -> None:
-    base = ec._ensure_root()[0]
+    base = ec.ensure_root()[0]
     fields = ec.key(_source())
     entry = cache / ec.digest(fields)[:2] / ec.digest(fields)
     ec.store(base, fields, _exported(tmp_path / "exported"))
@@ -160,7 +160,7 @@ def test_a_full_disk_while_copying_out_keeps_the_entry(cache, tmp_path, monkeypa
     import errno
     import shutil
 
-    base = ec._ensure_root()[0]
+    base = ec.ensure_root()[0]
     fields = ec.key(_source())
     ec.store(base, fields, _exported(tmp_path / "exported"))
 
@@ -174,3 +174,16 @@ def test_a_full_disk_while_copying_out_keeps_the_entry(cache, tmp_path, monkeypa
     monkeypatch.undo()
     monkeypatch.setenv(ec.ENV, str(cache))
     assert ec.fetch(base, fields, tmp_path / "out")
+
+
+def test_the_least_recently_used_entries_are_pruned(cache, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(ec, "MAX_ENTRIES", 2)
+    base = ec.ensure_root()[0]
+    keys = [ec.key(_source(sha=c * 64)) for c in "abc"]
+    for i, fields in enumerate(keys[:2]):
+        ec.store(base, fields, _exported(tmp_path / f"e{i}"))
+        entry = cache / ec.digest(fields)[:2] / ec.digest(fields)
+        os.utime(entry, (1_000_000 + i, 1_000_000 + i))  # a before b
+    assert ec.fetch(base, keys[0], tmp_path / "hit")  # a hit makes a the most recently used
+    ec.store(base, keys[2], _exported(tmp_path / "e2"))
+    assert [ec.fetch(base, k, tmp_path / f"o{i}") for i, k in enumerate(keys)] == [True, False, True]
