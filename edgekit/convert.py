@@ -222,7 +222,8 @@ def _build(model: Path, kind: str, staging: Path, opts: ConvertOptions, targets:
     loaded = source.keras_model if split is not None else loaded
     sm_dir = staging / TARGETS["saved_model"].path
     warnings: list[str] = list(notices)  # stale staging folders removed (a killed earlier run)
-    cached = export_cache.export(source, loaded, sm_dir, opts.cache, warnings)
+    cached = export_cache.export(source, loaded, sm_dir, opts.cache, warnings,
+                                 part="whole" if split is None else "text-split")
     sig_inputs, sig_outputs = src.saved_model_signature(sm_dir)
     sig_outputs = sorted(sig_outputs, key=lambda t: gd.natural_key(t.name))
     warnings += unused_format_options(opts, targets) + left_out(opts.formats)

@@ -49,12 +49,13 @@ def root() -> Path:
     return cache_root() / "saved_model"
 
 
-def key(source: Any) -> dict[str, Any]:
-    """Everything the export depends on (``source`` is an edgekit.source.Source)."""
+def key(source: Any, part: str = "whole") -> dict[str, Any]:
+    """Everything the export depends on (``source`` is an edgekit.source.Source; ``part`` names which part of
+    the source model is exported: the whole model, or the numeric part a text split leaves, docs/text.md)."""
     import keras
     import tensorflow as tf
 
-    return {"format": FORMAT, "source_sha256": source.sha256, "kind": source.kind,
+    return {"format": FORMAT, "source_sha256": source.sha256, "kind": source.kind, "part": part,
             "inputs": [[t.name, list(t.shape), t.dtype] for t in source.inputs],
             "edgekit": __version__, "tensorflow": tf.__version__, "keras": keras.__version__}
 
@@ -183,7 +184,7 @@ def prune(base: Path, keep: int | None = None) -> None:
         discard(old)
 
 
-def export(source: Any, model: Any, out: Path, use: bool, warnings: list[str]) -> str:
+def export(source: Any, model: Any, out: Path, use: bool, warnings: list[str], part: str = "whole") -> str:
     """Write the canonical SavedModel to ``out`` from the cache or by exporting; returns hit, miss or off."""
     from edgekit.source import export_saved_model
 
@@ -196,7 +197,7 @@ def export(source: Any, model: Any, out: Path, use: bool, warnings: list[str]) -
                         f"be your own folder; set {ENV} to one)")
         export_saved_model(source, model, out)
         return OFF
-    fields = key(source)
+    fields = key(source, part)
     if fetch(base, fields, out):
         return HIT
     export_saved_model(source, model, out)

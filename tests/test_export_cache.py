@@ -40,6 +40,7 @@ def test_a_changed_source_signature_or_version_is_another_key(monkeypatch) -> No
     assert ec.digest(ec.key(_source())) == base  # the same inputs: the same key
     assert ec.digest(ec.key(_source(sha="b" * 64))) != base
     assert ec.digest(ec.key(_source(shape=(9,)))) != base  # --input-shape changes the export's signature
+    assert ec.digest(ec.key(_source(), part="text-split")) != base  # the numeric part of a text model
     monkeypatch.setattr(ec, "__version__", "0.0.0+other")
     assert ec.key(_source())["edgekit"] == "0.0.0+other" and ec.digest(ec.key(_source())) != base
     import keras
