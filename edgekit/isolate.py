@@ -183,7 +183,7 @@ def _child_main(work: Path, model: Path, kind: str) -> int:
             import keras
 
             # safe_mode: the same refusal of arbitrary Python as the parent's load (edgekit.source).
-            keras_model = keras.saving.load_model(model, compile=False, safe_mode=True)
+            keras_model = _as_converted(keras.saving.load_model(model, compile=False, safe_mode=True), job)
         art = _child_convert(work, job, keras_model)
         doc: dict[str, Any] = {"artifact": art.to_dict()}
     except Exception as e:  # reported to the parent, which records the failed format
@@ -195,6 +195,19 @@ def _child_main(work: Path, model: Path, kind: str) -> int:
     # The parent waits for this exit: skip TensorFlow's interpreter teardown (seconds), nothing is left to flush.
     sys.stderr.flush()
     os._exit(0)
+
+
+def _as_converted(keras_model: Any, job: dict[str, Any]) -> Any:
+    """The model the parent converts: for a text model it split (its jobs take token ids), the numeric part
+    (edgekit.text.split), not the whole string model the file holds."""
+    from edgekit.text.split import IDS_INPUT, split_model
+
+    if [t["name"] for t in job["inputs"]] != [IDS_INPUT]:
+        return keras_model
+    strings = [TensorSpec(t.name, [None if d is None else int(d) for d in t.shape], str(t.dtype))
+               for t in keras_model.inputs]
+    found = split_model(keras_model, strings)
+    return found[1] if found is not None else keras_model
 
 
 def _child_convert(work: Path, job: dict[str, Any], keras_model: Any) -> Artifact:

@@ -146,11 +146,11 @@ def text_recipe(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def text_converted(text_recipe) -> Path:
-    """The text recipe converted (split at its TextVectorization layer): float32 TFLite and TF.js."""
+    """The text recipe converted (split at its TextVectorization layer): float32 and int8 TFLite, TF.js."""
     from edgekit.convert import ConvertOptions, convert
 
     out = text_recipe / "artifacts"
-    convert(text_recipe, out, ConvertOptions(formats="tflite-float32,tfjs", lstm="unroll"))
+    convert(text_recipe, out, ConvertOptions(formats="tflite-float32,tflite-int8,tfjs", lstm="unroll"))
     return out
 
 
