@@ -200,15 +200,7 @@ def kotlin(entry: dict[str, Any], card: dict[str, Any], prep: Any) -> str:
               f"        require(input.size == {n_in}) {{ \"expected {n_in} values, got ${{input.size}}\" }}",
               f"        val inBuf = ByteBuffer.allocateDirect({n_in * _CTYPES.get(tin['dtype'], 4)})"
               ".order(ByteOrder.nativeOrder())"]
-    if qi:
-        lo, hi = (-128, 127) if tin["dtype"] == "int8" else (0, 255)
-        lines += ["        // quantize: q = clip(round(x / scale) + zero_point)",
-                  "        for (x in input) inBuf.put(((x / INPUT_SCALE).roundToInt() + INPUT_ZERO_POINT)"
-                  f".coerceIn({lo}, {hi}).toByte())"]
-    elif tin["dtype"] in _KOTLIN_IDS:
-        lines += [f"        for (x in input) {_KOTLIN_IDS[tin['dtype']]}  // token ids, not real values"]
-    else:
-        lines += ["        for (x in input) inBuf.putFloat(x)"]
+    lines += _kotlin_fill_input(tin, qi)
     lines += ["        inBuf.rewind()",
               f"        val outBuf = ByteBuffer.allocateDirect({n_out * _CTYPES.get(tout['dtype'], 4)})"
               ".order(ByteOrder.nativeOrder())"]
@@ -228,6 +220,32 @@ def kotlin(entry: dict[str, Any], card: dict[str, Any], prep: Any) -> str:
               "        return Pair(LABELS.getOrElse(i) { \"class $i\" }, scores[i])", "    }", "",
               "    override fun close() = interpreter.close()", "}", ""]
     return "\n".join(lines)
+
+
+def _kotlin_fill_input(tin: dict[str, Any], qi: dict[str, Any] | None) -> list[str]:
+    """Kotlin lines writing ``input`` into ``inBuf``: quantized, as integer ids, or as floats."""
+    if qi:
+        lo, hi = (-128, 127) if tin["dtype"] == "int8" else (0, 255)
+        return ["        // quantize: q = clip(round(x / scale) + zero_point)",
+                "        for (x in input) inBuf.put(((x / INPUT_SCALE).roundToInt() + INPUT_ZERO_POINT)"
+                f".coerceIn({lo}, {hi}).toByte())"]
+    if tin["dtype"] in _KOTLIN_IDS:
+        return [f"        for (x in input) {_KOTLIN_IDS[tin['dtype']]}  // token ids, not real values"]
+    return ["        for (x in input) inBuf.putFloat(x)"]
+
+
+def _swift_input_data(tin: dict[str, Any], qi: dict[str, Any] | None, swift_int: dict[str, str]) -> list[str]:
+    """Swift lines making ``data`` from ``input``: quantized, as integer ids, or as floats."""
+    if qi:
+        t = swift_int[tin["dtype"]]
+        return ["        // quantize: q = clip(round(x / scale) + zero_point)",
+                f"        let q: [{t}] = input.map {{ {t}(clamping: "
+                "Int(($0 / Self.inputScale).rounded()) + Self.inputZeroPoint) }",
+                "        let data = q.withUnsafeBufferPointer { Data(buffer: $0) }"]
+    if tin["dtype"] in _SWIFT_IDS:
+        return [f"        let ids = input.map {{ {_SWIFT_IDS[tin['dtype']]}($0) }}  // token ids, not real values",
+                "        let data = ids.withUnsafeBufferPointer { Data(buffer: $0) }"]
+    return ["        let data = input.withUnsafeBufferPointer { Data(buffer: $0) }"]
 
 
 def swift(entry: dict[str, Any], card: dict[str, Any], prep: Any) -> str:
@@ -274,17 +292,7 @@ def swift(entry: dict[str, Any], card: dict[str, Any], prep: Any) -> str:
     lines += [f"    /// {n_in} real input values -> {n_out} real output values.",
               "    func run(_ input: [Float]) throws -> [Float] {",
               f"        precondition(input.count == {n_in}, \"expected {n_in} values\")"]
-    if qi:
-        t = swift_int[tin["dtype"]]
-        lines += ["        // quantize: q = clip(round(x / scale) + zero_point)",
-                  f"        let q: [{t}] = input.map {{ {t}(clamping: "
-                  "Int(($0 / Self.inputScale).rounded()) + Self.inputZeroPoint) }",
-                  "        let data = q.withUnsafeBufferPointer { Data(buffer: $0) }"]
-    elif tin["dtype"] in _SWIFT_IDS:
-        lines += [f"        let ids = input.map {{ {_SWIFT_IDS[tin['dtype']]}($0) }}  // token ids, not real values",
-                  "        let data = ids.withUnsafeBufferPointer { Data(buffer: $0) }"]
-    else:
-        lines += ["        let data = input.withUnsafeBufferPointer { Data(buffer: $0) }"]
+    lines += _swift_input_data(tin, qi, swift_int)
     if entry["requires_state_reset"]:
         lines += ["        try interpreter.resetVariableTensors()  // stateful fused LSTM: fresh state per input"]
     lines += ["        try interpreter.copy(data, toInputAt: 0)", "        try interpreter.invoke()",
