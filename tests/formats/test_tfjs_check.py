@@ -124,3 +124,22 @@ def test_validate_reports_what_the_check_recorded_without_running_it(converted_m
 
     assert not_produced_text({"artifact": "tfjs", "reason": "x", "status": "not-runnable"}).startswith("converted, but")
     assert not_produced_text({"artifact": "tfjs", "reason": "x"}) == "not produced by convert"
+
+
+def test_the_convert_summary_says_not_runnable_with_the_reason() -> None:
+    from pathlib import Path
+
+    from edgekit.console import out_console, print_convert_summary
+    from edgekit.manifest import Manifest, RunCheck
+
+    bad = Artifact(id="tfjs", format="tfjs", variant="float32", path="tfjs", status="not-runnable",
+                   reason="converted, but TF.js in Node cannot run one golden sample (wasm: op X; cpu: op X)")
+    partly = Artifact(id="tfjs-uint8", format="tfjs", variant="weights-uint8", path="t2",
+                      run_check=RunCheck("partly-runnable", reason="TF.js's wasm backend cannot run it: op Y"))
+    m = Manifest(edgekit_version="x", source={}, inputs=[], outputs=[], artifacts=[bad, partly])
+    with out_console.capture() as cap:
+        print_convert_summary(SimpleNamespace(manifest=m, out=Path("out"), seconds=1.0))
+    text = " ".join(cap.get().split())  # table cells wrap: check words, not whole sentences
+    assert "tfjs │ not runnable" in text and "op X; cpu: op X)" in text
+    assert "TF.js check partly-runnable:" in text and "op Y" in text
+    assert "1 format(s) failed or not runnable: tfjs (exit code 1)" in text
