@@ -31,7 +31,7 @@ def test_every_artifact_of_the_text_recipe_converts(text_converted) -> None:
     # whole string model and fed it token ids ("TextVectorization ... inputs.shape=(8, 12)"): the recipe's
     # default `edgekit convert` exited 1.
     arts = {a.id: (a.status, a.reason) for a in manifest.load(text_converted).artifacts}
-    assert arts == {i: ("ok", None) for i in ("tflite-float32", "tflite-int8", "tfjs")}
+    assert arts == {i: ("ok", None) for i in ("tflite-int8", "tfjs")}
 
 
 def test_web_text_bundle_files(web_text, text_converted) -> None:
