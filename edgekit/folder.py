@@ -65,7 +65,8 @@ class ConvertedFolder:
     def verified_path(self, art: mf.Artifact) -> Path:
         """The artifact's file, refused (InputError) unless produced and unchanged since convert."""
         if not art.ok:
-            raise InputError(f"artifact {art.id} failed to convert ({art.reason}); fix the conversion or pick "
+            what = "is not runnable" if art.status == mf.STATUS_NOT_RUNNABLE else "failed to convert"
+            raise InputError(f"artifact {art.id} {what} ({art.reason}); fix the conversion or pick "
                              "another artifact")
         v = self.verify(art)
         if v.path is None:
