@@ -108,12 +108,17 @@ def convert_cli(
                           progress=not quiet, trust_source=trust_source, cache=not no_cache,
                           **(format_options or {}))
     result = convert(model, out, opts)
+    _code_notice(result)
+    print_convert_summary(result)
+    raise typer.Exit(0 if result.all_ok else 1)
+
+
+def _code_notice(result: Any) -> None:
+    """A SavedModel source is code that convert ran: said on stderr every time (docs/security.md)."""
     if result.manifest.source.get("executes_code"):
         from edgekit.source import SAVED_MODEL_NOTICE
 
         typer.echo(f"notice: {SAVED_MODEL_NOTICE}", err=True)
-    print_convert_summary(result)
-    raise typer.Exit(0 if result.all_ok else 1)
 
 
 # ---------------------------------------------------------------------------------------------------------
