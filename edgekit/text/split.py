@@ -126,8 +126,10 @@ def split_model(model: Any, string_inputs: list[mf.TensorSpec]) -> tuple[TextSpl
             rest = [lyr for lyr in model.layers if lyr is not layer]
             numeric = keras.Sequential([ids, *rest], name=f"{model.name}_numeric")
         else:
-            numeric = keras.Model(inputs=out, outputs=model.outputs)
-            numeric = keras.Model(inputs=ids, outputs=numeric(ids), name=f"{model.name}_numeric")
+            # A flat copy of the graph after the layer (the same layers and weights) on the ids input: a nested
+            # model here made the LSTM lowering for int8 call the TextVectorization layer again.
+            rest = keras.Model(inputs=out, outputs=model.outputs, name=f"{model.name}_numeric")
+            numeric = keras.models.clone_model(rest, input_tensors=ids, clone_function=lambda lyr: lyr)
     except Exception as e:  # Keras raises ValueError and friends when the graph cannot be cut there
         raise InputError(f"cannot split the model after layer '{layer.name}' ({type(e).__name__}: "
                          f"{str(e).splitlines()[0][:200] if str(e) else ''}); the layer's output must be the only "
@@ -173,3 +175,4 @@ def flex_record(inputs: list[mf.TensorSpec], strings: str) -> dict[str, Any] | N
     if strings != "flex" or not any(t.dtype == "string" for t in inputs):
         return None
     return TextRecord(mode="flex", inputs=[_tensor(t) for t in inputs]).model_dump(mode="json")
+
