@@ -35,7 +35,7 @@ demo: setup
 	$(VENV)/bin/edgekit quickstart --out demo-out --force
 
 test: setup
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q --durations=30
 
 # The newer stack (Python 3.13, TensorFlow 2.21) from the built wheel in a fresh venv: see .ci/smoke-py313.sh.
 smoke-py313: setup-python
