@@ -47,8 +47,12 @@ def shipped_constraints(name: str) -> Path:
 def pip_command(extra: str, constraints: Path | None = None) -> str:
     """The command that adds ``extra`` to the environment edgekit runs in: plain pip, or pipx's pip for the venv
     pipx made for edgekit (a bare `pip install` there would go to another environment)."""
-    pip = "pipx runpip edgekit install" if in_pipx() else "pip install"
-    return f"{pip} 'edgekit[{extra}]' -c {constraints or constraints_file()}"
+    return f"{pip_install()} 'edgekit[{extra}]' -c {constraints or constraints_file()}"
+
+
+def pip_install() -> str:
+    """`pip install`, or `pipx runpip edgekit install` inside the venv pipx made for edgekit."""
+    return "pipx runpip edgekit install" if in_pipx() else "pip install"
 
 
 def in_pipx() -> bool:

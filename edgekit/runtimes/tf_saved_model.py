@@ -19,10 +19,9 @@ def unavailable_reason(options: Mapping[str, Any] | None = None) -> str | None:
     """The registry's availability check: the tensorflow package is importable (not imported)."""
     if importlib.util.find_spec("tensorflow"):
         return None
-    from edgekit.extras import in_pipx, pip_command
+    from edgekit.extras import pip_command, pip_install
 
-    pip = "pipx runpip edgekit install" if in_pipx() else "pip install"
-    return f"TensorFlow is not installed: {pip} tensorflow (or {pip_command('convert')})"
+    return f"TensorFlow is not installed: {pip_install()} tensorflow (or {pip_command('convert')})"
 
 
 class SavedModelRunner(InProcessRunner):
